@@ -1,0 +1,28 @@
+"""Agents: the batched ``act`` protocol, random and human players, scripted opponents."""
+
+from gym_reason.agents import human, random_agent  # noqa: F401  (register the backends)
+from gym_reason.agents.base import (
+    AGENT_BACKENDS,
+    FIXED_AGENTS,
+    Agent,
+    ScriptedAgent,
+    fixed_agent_names,
+    make_agent,
+    register_agent_backend,
+    register_fixed_agent,
+)
+from gym_reason.agents.human import HumanAgent
+from gym_reason.agents.random_agent import RandomAgent
+
+__all__ = [
+    "AGENT_BACKENDS",
+    "FIXED_AGENTS",
+    "Agent",
+    "HumanAgent",
+    "RandomAgent",
+    "ScriptedAgent",
+    "fixed_agent_names",
+    "make_agent",
+    "register_agent_backend",
+    "register_fixed_agent",
+]

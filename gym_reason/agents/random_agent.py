@@ -1,0 +1,47 @@
+"""The uniform random agent: a baseline every game supports."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from gym_reason.agents.base import Observation, register_agent_backend
+from gym_reason.core import GAME_OBSERVATION, LEGAL_ACTIONS, AnswerFormat
+
+
+class RandomAgent:
+    """Uniform over ``info["legal_actions"]``; for games whose moves cannot be listed, the game's own
+    ``random_move`` from the player's view."""
+
+    name = "random"
+
+    def __init__(self, answer_format: str | AnswerFormat = "bracket", game: Any = None, seed: int | None = None):
+        self.answer_format = AnswerFormat.named(answer_format)
+        self.game = game
+        self.rng = random.Random(seed)
+
+    def act(self, batch: Sequence[Observation]) -> list[str]:
+        answers = []
+        for _obs, info in batch:
+            legal = info.get(LEGAL_ACTIONS)
+            if legal:
+                answers.append(self.rng.choice(legal))
+            elif self.game is not None and GAME_OBSERVATION in info:
+                move = self.game.random_move(info[GAME_OBSERVATION], self.rng)
+                answers.append(self.answer_format.wrap(move))
+            else:
+                raise ValueError(
+                    "the random agent needs info['legal_actions'] or a game that can sample moves from "
+                    "info['game_observation']; this env provides neither"
+                )
+        return answers
+
+
+def _backend(rest: str, env: Any, seed: int | None) -> RandomAgent:
+    if rest:
+        raise ValueError(f"'random' takes no parameters, got 'random:{rest}'")
+    return RandomAgent(getattr(env, "answer_format", "bracket"), getattr(env, "game", None), seed)
+
+
+register_agent_backend("random", _backend)

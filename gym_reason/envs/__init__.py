@@ -1,0 +1,21 @@
+"""The built-in environments. Each is one ``register`` line."""
+
+from gym_reason.envs.game_env import GameEnv
+from gym_reason.envs.games.kuhn_poker import KuhnPoker
+from gym_reason.envs.games.tic_tac_toe import TicTacToe
+from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
+from gym_reason.envs.templates.tic_tac_toe import TicTacToeTemplate
+from gym_reason.registry import register
+
+register(
+    id="gym_reason/KuhnPoker-v0",
+    entry_point=GameEnv.factory(KuhnPoker, KuhnPokerTemplate),
+    alias="kuhn_poker",
+    description="Kuhn Poker (J/Q/K, ante 1, bets of 1); one hand or a match of num_hands",
+)
+register(
+    id="gym_reason/TicTacToe-v0",
+    entry_point=GameEnv.factory(TicTacToe, TicTacToeTemplate),
+    alias="tic_tac_toe",
+    description="TicTacToe on a 3x3 board, cells numbered 0-8",
+)

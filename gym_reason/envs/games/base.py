@@ -1,0 +1,121 @@
+"""The rules contract: a game is pure rules, in the style of OpenSpiel.
+
+A :class:`Game` makes :class:`State` objects. A state knows whose turn it is,
+which moves are legal, how a move changes it, when it is over and what each
+player gets. Chance (dealing cards, rolling dice) is an explicit node:
+``current_player() == CHANCE`` and ``chance_outcomes()`` lists the outcomes with
+their probabilities, so exact analysis can enumerate them while
+:mod:`gym_reason.envs.game_env` samples them with the env's own generator.
+
+Moves are short canonical strings (``"bet"``, ``"4"``, ``"offer: 2 wheat -> 1 ore"``).
+A game knows nothing about prompts or answer markers; its text lives in a
+template (:mod:`gym_reason.envs.templates`) and :class:`~gym_reason.envs.game_env.GameEnv`
+joins the two.
+"""
+
+from __future__ import annotations
+
+import abc
+import random
+from typing import Any, ClassVar
+
+from gym_reason.core import normalize_move
+
+CHANCE = -1
+"""``current_player()`` of a chance node."""
+TERMINAL = -4
+"""``current_player()`` of a finished game (OpenSpiel's value)."""
+
+
+class State(abc.ABC):
+    """One position of a game. Mutable: ``apply`` changes it in place."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def current_player(self) -> int:
+        """The player to move, :data:`CHANCE` or :data:`TERMINAL`."""
+
+    @abc.abstractmethod
+    def legal_actions(self) -> list[str]:
+        """The legal moves of the player to move, in a fixed order.
+
+        Games whose moves cannot be listed (free-form offers) return the empty
+        list and override :meth:`parse_move`; ``Game.finite_actions`` says which.
+        """
+
+    @abc.abstractmethod
+    def apply(self, move: str) -> None:
+        """Play a legal canonical move (or a chance outcome at a chance node)."""
+
+    @abc.abstractmethod
+    def is_terminal(self) -> bool: ...
+
+    @abc.abstractmethod
+    def returns(self) -> list[float]:
+        """Each player's total payoff; all zero before the game ends."""
+
+    @abc.abstractmethod
+    def observation(self, player: int) -> dict[str, Any]:
+        """What ``player`` may see, as JSON-able data."""
+
+    @abc.abstractmethod
+    def information_state(self, player: int) -> str:
+        """A string that identifies everything ``player`` knows (the key of tabular policies)."""
+
+    @abc.abstractmethod
+    def clone(self) -> State: ...
+
+    def chance_outcomes(self) -> list[tuple[str, float]]:
+        """``(outcome, probability)`` pairs at a chance node."""
+        raise ValueError(f"{type(self).__name__} is not at a chance node (player {self.current_player()})")
+
+    def parse_move(self, text: str) -> str | None:
+        """The canonical legal move that ``text`` names, or ``None`` if it names none.
+
+        The default matches against :meth:`legal_actions` ignoring case and spacing.
+        """
+        wanted = normalize_move(text)
+        for move in self.legal_actions():
+            if move == wanted:
+                return move
+        return None
+
+    def metrics(self, player: int) -> dict[str, float]:
+        """Facts about ``player``'s game worth logging that are not part of its return."""
+        return {}
+
+
+class Game(abc.ABC):
+    """A family of states: the rules and their parameters."""
+
+    name: ClassVar[str]
+    """Short snake_case name (``kuhn_poker``); fixed opponents are registered under it."""
+    num_players: ClassVar[int] = 2
+    finite_actions: ClassVar[bool] = True
+    """Whether ``legal_actions()`` lists every legal move."""
+
+    @abc.abstractmethod
+    def new_initial_state(self) -> State:
+        """The start of a game, before any chance outcome."""
+
+    @property
+    @abc.abstractmethod
+    def max_game_length(self) -> int:
+        """An upper bound on the number of player moves in one game."""
+
+    def random_move(self, observation: dict[str, Any], rng: random.Random) -> str:
+        """A random well-formed move from a player's view, for games with unlistable moves."""
+        raise NotImplementedError(f"{type(self).__name__} lists its legal moves; choose among those")
+
+
+def resolve_chance(state: State, rng: random.Random) -> None:
+    """Sample chance nodes with ``rng`` until a player is to move or the game is over."""
+    while state.current_player() == CHANCE:
+        outcomes = state.chance_outcomes()
+        x = rng.random()
+        for outcome, p in outcomes:
+            x -= p
+            if x < 0:
+                break
+        state.apply(outcome)

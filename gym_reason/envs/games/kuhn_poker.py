@@ -1,0 +1,189 @@
+"""Kuhn Poker: the rules, checked against OpenSpiel's ``kuhn_poker`` on every deal and line.
+
+Rules of one hand (Kuhn 1950):
+
+* A deck of three cards, J < Q < K. Each player antes 1 chip and is dealt one
+  card face down; the third card is not used.
+* The first player may **check** or **bet** 1 chip.
+  - After a check the second player may **check** (showdown for the antes: the
+    higher card wins 1) or **bet** 1; the first player then **folds** (loses
+    the ante: -1) or **calls** (showdown for 2).
+  - After a bet the second player **folds** (the bettor wins 1) or **calls**
+    (showdown for 2).
+* Payoffs are therefore +-1 or +-2 chips, zero-sum.
+
+A match of ``num_hands`` hands (the ``num_hands`` option) plays that many hands
+with fresh deals, the first player alternating (player 0 opens the first hand),
+accumulates chips, and is decided by the chip total: the return is +1 for the
+player ahead, -1 for the other, 0 for both when level. A single hand returns the
+chips themselves, as OpenSpiel does. Chips are always reported as a metric.
+
+Information-state strings for a single hand are OpenSpiel's: the card digit
+(0 = J, 1 = Q, 2 = K) followed by the betting letters (``p`` = check/fold,
+``b`` = bet/call), e.g. ``"2pb"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gym_reason.envs.games.base import CHANCE, TERMINAL, Game, State
+
+CARDS = "JQK"
+DEALS: tuple[str, ...] = tuple(a + b for a in CARDS for b in CARDS if a != b)
+"""Chance outcomes: the first letter is player 0's card, the second player 1's."""
+_DEAL_OUTCOMES = [(deal, 1 / len(DEALS)) for deal in DEALS]
+
+_OPEN = ["check", "bet"]
+_FACING_BET = ["fold", "call"]
+_LEGAL = {"": _OPEN, "p": _OPEN, "b": _FACING_BET, "pb": _FACING_BET}
+_LETTER = {"check": "p", "fold": "p", "bet": "b", "call": "b"}
+# Terminal betting lines -> (stake, None for a showdown or the index in mover order of the player who folded).
+_TERMINAL = {"pp": (1, None), "bp": (1, 1), "pbp": (1, 0), "bb": (2, None), "pbb": (2, None)}
+
+
+class KuhnPokerState(State):
+    __slots__ = ("_cards", "_chips", "_hand", "_history", "_log", "_num_hands", "_player")
+
+    def __init__(self, num_hands: int) -> None:
+        self._num_hands = num_hands
+        self._hand = 0
+        self._cards = ""  # "" at the deal's chance node, else player 0's card + player 1's card
+        self._history = ""  # betting letters of the current hand
+        self._chips = [0, 0]
+        self._log: list[dict[str, Any]] = []  # finished hands
+        self._player = CHANCE
+
+    # --- rules ---------------------------------------------------------------------------------
+    def current_player(self) -> int:
+        return self._player
+
+    def chance_outcomes(self) -> list[tuple[str, float]]:
+        if self._player != CHANCE:
+            return super().chance_outcomes()
+        return _DEAL_OUTCOMES
+
+    def legal_actions(self) -> list[str]:
+        if self._player < 0:
+            return []
+        return _LEGAL[self._history]
+
+    def _first(self) -> int:
+        return self._hand & 1
+
+    def apply(self, move: str) -> None:
+        if self._player == CHANCE:
+            self._cards = move
+            self._player = self._first()
+            return
+        history = self._history + _LETTER[move]
+        self._history = history
+        end = _TERMINAL.get(history)
+        if end is None:
+            self._player = 1 - self._player
+            return
+        stake, folder = end
+        first = self._first()
+        if folder is None:  # showdown
+            winner = 0 if CARDS.index(self._cards[0]) > CARDS.index(self._cards[1]) else 1
+        else:
+            winner = 1 - (first if folder == 0 else 1 - first)
+        self._chips[winner] += stake
+        self._chips[1 - winner] -= stake
+        self._log.append(
+            {
+                "cards": self._cards if folder is None else None,
+                "moves": self._moves(),
+                "winner": winner,
+                "chips": stake,
+            }
+        )
+        self._hand += 1
+        if self._hand == self._num_hands:
+            self._player = TERMINAL
+        else:
+            self._player = CHANCE
+            self._cards = ""
+            self._history = ""
+
+    def is_terminal(self) -> bool:
+        return self._player == TERMINAL
+
+    def returns(self) -> list[float]:
+        if self._player != TERMINAL:
+            return [0.0, 0.0]
+        c = self._chips[0]
+        if self._num_hands == 1:
+            return [float(c), float(-c)]
+        sign = (c > 0) - (c < 0)
+        return [float(sign), float(-sign)]
+
+    def metrics(self, player: int) -> dict[str, float]:
+        return {"chips": float(self._chips[player])}
+
+    # --- views ---------------------------------------------------------------------------------
+    def _moves(self) -> list[str]:
+        moves, facing_bet = [], False
+        for letter in self._history:
+            if letter == "b":
+                moves.append("call" if facing_bet else "bet")
+                facing_bet = True
+            else:
+                moves.append("fold" if facing_bet else "check")
+        return moves
+
+    def observation(self, player: int) -> dict[str, Any]:
+        first = self._first()
+        bets = self._history.count("b")
+        return {
+            "player": player,
+            "card": self._cards[player] if self._cards else None,
+            "moves": self._moves(),
+            "first_to_act": first == player,
+            "to_act": self._player == player,
+            "pot": 2 + bets,
+            "hand": min(self._hand + 1, self._num_hands),
+            "num_hands": self._num_hands,
+            "chips": self._chips[player],
+            "finished_hands": list(self._log),
+        }
+
+    def information_state(self, player: int) -> str:
+        card = str(CARDS.index(self._cards[player])) if self._cards else ""
+        if self._num_hands == 1:
+            return card + self._history
+        past = "/".join(f"{h['cards'] or '??'}{h['winner']}{h['chips']}" for h in self._log)
+        return f"{past}|{card}{self._history}"
+
+    def clone(self) -> KuhnPokerState:
+        other = KuhnPokerState.__new__(KuhnPokerState)
+        other._num_hands = self._num_hands
+        other._hand = self._hand
+        other._cards = self._cards
+        other._history = self._history
+        other._chips = self._chips[:]
+        other._log = self._log[:]
+        other._player = self._player
+        return other
+
+    def __str__(self) -> str:
+        return f"hand {self._hand + 1}/{self._num_hands} cards={self._cards or '--'} line={self._history or '-'} chips={self._chips}"
+
+
+class KuhnPoker(Game):
+    """Kuhn Poker, one hand (OpenSpiel's ``kuhn_poker``) or a match of ``num_hands`` hands."""
+
+    name = "kuhn_poker"
+    num_players = 2
+
+    def __init__(self, num_hands: int = 1) -> None:
+        if not isinstance(num_hands, int) or num_hands < 1:
+            raise ValueError(f"num_hands must be a positive integer, got {num_hands!r}; use 1 for a single hand")
+        self.num_hands = num_hands
+
+    def new_initial_state(self) -> KuhnPokerState:
+        return KuhnPokerState(self.num_hands)
+
+    @property
+    def max_game_length(self) -> int:
+        return 3 * self.num_hands
