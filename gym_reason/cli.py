@@ -1,0 +1,187 @@
+"""The ``gym-reason`` command: a thin layer over library functions.
+
+    gym-reason list
+    gym-reason play --game kuhn_poker --players human,fixed:nash
+    gym-reason play --game tic_tac_toe --players fixed:minimax,random --games 100 --seed 0
+    gym-reason check gym_reason/KuhnPoker-v0      (or --all)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+import gym_reason
+from gym_reason import registry
+
+
+def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are read as int, float, true/false or left as text."""
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --env-arg {pair!r} must look like key=value (e.g. --env-arg num_hands=3)")
+        kwargs[key] = _literal(value)
+    return kwargs
+
+
+def _literal(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    table = Table(title="gym-reason environments")
+    for column in ("id", "alias", "kind", "players", "description"):
+        table.add_column(column)
+    for spec in registry.list_envs():
+        table.add_row(spec.id, spec.alias or "", spec.kind, str(spec.players), spec.description)
+    for namespace, description in registry.namespaces().items():
+        table.add_row(f"{namespace}/<id>", "", "game", "2+", description)
+    console.print(table)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from gym_reason.checker import check_env
+
+    if args.all == bool(args.env_id):
+        raise SystemExit("error: give one env id or --all (e.g. gym-reason check gym_reason/KuhnPoker-v0)")
+    ids = [spec.id for spec in registry.list_envs()] if args.all else [args.env_id]
+    if not args.all:
+        try:
+            registry.resolve_id(args.env_id)
+        except KeyError as exc:
+            raise SystemExit(f"error: {exc.args[0]}") from None
+    failed = 0
+    for env_id in ids:
+        report = check_env(env_id, seed=args.seed, episodes=args.episodes, env_kwargs=_parse_env_args(args.env_arg))
+        style = "green" if report.ok else "red"
+        console.print(f"[bold {style}]{report.env_id}: {'PASS' if report.ok else 'FAIL'}[/]")
+        for r in report.results:
+            mark = "[green]ok[/]" if r.passed else "[red]FAIL[/]"
+            detail = f": {escape(r.detail)}" if r.detail else ""
+            console.print(f"  [{mark}] {escape(r.name)}{detail}")
+        failed += not report.ok
+    if len(ids) > 1:
+        console.print(f"{len(ids) - failed} of {len(ids)} envs pass")
+    return 1 if failed else 0
+
+
+def cmd_play(args: argparse.Namespace, console: Console) -> int:
+    from gym_reason.agents import make_agent
+    from gym_reason.eval.arena import play_games
+
+    try:
+        env = gym_reason.make(
+            args.game,
+            answer_format=args.answer_format,
+            invalid_move=args.invalid_move,
+            **({"max_turns": args.max_turns} if args.max_turns else {}),
+            **_parse_env_args(args.env_arg),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SystemExit(f"error: {exc.args[0] if exc.args else exc}") from None
+    specs = [s.strip() for s in args.players.split(",")]
+    if len(specs) != len(env.possible_agents):
+        raise SystemExit(
+            f"error: --players got {len(specs)} agent(s) {specs} but {args.game} has {len(env.possible_agents)} seats; "
+            f"give one per seat, e.g. --players human,random"
+        )
+    try:
+        agents = [make_agent(spec, env, seed=args.seed * 1000 + i) for i, spec in enumerate(specs)]
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    humans = [i for i, s in enumerate(specs) if s == "human"]
+    show = args.show or bool(humans) or args.games == 1
+
+    def on_step(agent: str, obs: str, info: dict[str, Any], action: str | None) -> None:
+        if humans:
+            if action is None and int(agent.rsplit("_", 1)[1]) in humans:
+                print(f"\n{obs}", flush=True)  # the human's final view of the game
+            elif action is not None and int(agent.rsplit("_", 1)[1]) not in humans:
+                print(f"{agent} ({specs[int(agent.rsplit('_', 1)[1])]}) answers: {action}", flush=True)
+        elif show:
+            print(f"--- {agent}\n{obs}\n>>> {action if action is not None else '(episode over)'}", flush=True)
+
+    labels = [f"{spec} (seat {i})" if specs.count(spec) > 1 else spec for i, spec in enumerate(specs)]
+    if args.alternate_seats:
+        labels = specs
+    try:
+        tallies = play_games(
+            env, agents, labels, args.games, seed=args.seed, alternate_seats=args.alternate_seats,
+            on_step=on_step if show else None,
+        )  # fmt: skip
+    except EOFError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:
+        console.print("\ninterrupted")
+        return 130
+    table = Table(title=f"{args.game}: {args.games} game(s), seed {args.seed}")
+    for column in ("player", "games", "win", "loss", "draw", "forfeit", "truncated", "invalid moves", "mean reward (95% CI)"):
+        table.add_column(column)
+    for tally in tallies.values():
+        lo, hi = tally.reward_interval()
+        ci = f"{tally.mean_reward:+.3f} [{lo:+.3f}, {hi:+.3f}]" if tally.games > 1 else f"{tally.mean_reward:+.3f}"
+        o = tally.outcomes
+        table.add_row(
+            tally.label, str(tally.games), str(o["win"]), str(o["loss"]), str(o["draw"]), str(o["forfeit"]),
+            str(o["truncated"]), str(tally.invalid_moves), ci,
+        )  # fmt: skip
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gym-reason", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"gym-reason {gym_reason.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list the registered environments")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("check", help="run the conformance checker on an env")
+    p.add_argument("env_id", nargs="?", help="env id or alias, e.g. gym_reason/KuhnPoker-v0")
+    p.add_argument("--all", action="store_true", help="check every registered env")
+    p.add_argument("--episodes", type=int, default=20, help="random episodes per check (default 20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="constructor argument")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("play", help="play games between agents (human, random, fixed:<name>)")
+    p.add_argument("--game", required=True, help="env id or alias, e.g. kuhn_poker")
+    p.add_argument("--players", required=True, help="one agent spec per seat, comma-separated, e.g. human,fixed:nash")
+    p.add_argument("--games", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alternate-seats", action="store_true", help="rotate the seats from game to game")
+    p.add_argument("--show", action="store_true", help="print every observation and answer")
+    p.add_argument("--answer-format", default="bracket", choices=["bracket", "boxed"])
+    p.add_argument("--invalid-move", default="default", choices=["default", "spiral"])
+    p.add_argument("--max-turns", type=int, default=None)
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. num_hands=3")
+    p.set_defaults(func=cmd_play)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Piped output (tests, logs) gets wide tables instead of rich's 80-column default.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    return args.func(args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation of agents: exact analysis over the pure rules."""
