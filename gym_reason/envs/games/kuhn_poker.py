@@ -69,7 +69,8 @@ class KuhnPokerState(State):
         return _LEGAL[self._history]
 
     def _first(self) -> int:
-        return self._hand & 1
+        """The seat that opens the current hand (the last hand once the match is over)."""
+        return min(self._hand, self._num_hands - 1) & 1
 
     def apply(self, move: str) -> None:
         if self._player == CHANCE:
