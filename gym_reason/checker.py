@@ -88,7 +88,10 @@ class CheckReport:
 
     def __str__(self) -> str:
         lines = [f"{self.env_id}: {'PASS' if self.ok else 'FAIL'}"]
-        lines += [f"  [{'ok' if r.passed else 'FAIL'}] {r.name}{': ' + r.detail if r.detail else ''}" for r in self.results]
+        lines += [
+            f"  [{'ok' if r.passed else 'FAIL'}] {r.name}{': ' + r.detail if r.detail else ''}"
+            for r in self.results
+        ]
         return "\n".join(lines)
 
 
@@ -129,7 +132,9 @@ def _transcript_multi(env: AECEnv, seed: int, policy: Policy, max_steps: int) ->
     steps = 0
     for agent in env.agent_iter(max_steps):
         obs, reward, terminated, truncated, info = env.last()
-        record.append((agent, obs, reward, terminated, truncated, repr(sorted(info.items(), key=lambda kv: kv[0]))))
+        record.append(
+            (agent, obs, reward, terminated, truncated, repr(sorted(info.items(), key=lambda kv: kv[0])))
+        )
         action = None if terminated or truncated else policy(obs, info)
         record.append(action)
         env.step(action)
@@ -144,7 +149,9 @@ def _transcript_single(env: gymnasium.Env, seed: int, policy: Policy, max_steps:
     for _ in range(max_steps):
         action = policy(obs, info)
         obs, reward, terminated, truncated, info = env.step(action)
-        record.append((action, obs, reward, terminated, truncated, repr(sorted(info.items(), key=lambda kv: kv[0]))))
+        record.append(
+            (action, obs, reward, terminated, truncated, repr(sorted(info.items(), key=lambda kv: kv[0])))
+        )
         if terminated or truncated:
             break
     return record
@@ -156,20 +163,31 @@ def _transcript_single(env: gymnasium.Env, seed: int, policy: Policy, max_steps:
 def _check_spaces(env: AECEnv) -> str:
     for agent in env.possible_agents:
         for space in (env.observation_space(agent), env.action_space(agent)):
-            _expect(isinstance(space, gymnasium.spaces.Text), f"{agent}'s space is {space!r}, not a gymnasium Text space")
+            _expect(
+                isinstance(space, gymnasium.spaces.Text),
+                f"{agent}'s space is {space!r}, not a gymnasium Text space",
+            )
     return f"{len(env.possible_agents)} agents, Text spaces"
 
 
 def _check_reset(env: AECEnv, seed: int) -> str:
     result = env.reset(seed=seed)
     _expect(result is None, f"AEC reset() must return None, returned {type(result).__name__}")
-    _expect(list(env.agents) == list(env.possible_agents), f"agents {env.agents} != possible_agents {env.possible_agents}")
+    _expect(
+        list(env.agents) == list(env.possible_agents),
+        f"agents {env.agents} != possible_agents {env.possible_agents}",
+    )
     _expect(env.agent_selection in env.agents, f"agent_selection {env.agent_selection!r} is not an agent")
     for name in ("rewards", "_cumulative_rewards", "terminations", "truncations", "infos"):
         d = getattr(env, name)
         _expect(set(d) == set(env.agents), f"{name} keys {sorted(d)} != agents {sorted(env.agents)}")
-    _expect(all(r == 0 for r in env.rewards.values()), f"rewards after reset are {env.rewards}, expected zeros")
-    _expect(not any(env.terminations.values()) and not any(env.truncations.values()), "an agent is done right after reset")
+    _expect(
+        all(r == 0 for r in env.rewards.values()), f"rewards after reset are {env.rewards}, expected zeros"
+    )
+    _expect(
+        not any(env.terminations.values()) and not any(env.truncations.values()),
+        "an agent is done right after reset",
+    )
     return "reset() state is clean"
 
 
@@ -182,29 +200,45 @@ def _play_checked(env: AECEnv, seed: int, policy: Policy, max_turns: int | None)
     done: set[str] = set()
     limit = 10 * (max_turns or 1000) + 10 * len(env.possible_agents)
     for agent in env.agent_iter(limit):
-        _expect(agent == env.agent_selection, f"agent_iter yielded {agent!r} but agent_selection is {env.agent_selection!r}")
+        _expect(
+            agent == env.agent_selection,
+            f"agent_iter yielded {agent!r} but agent_selection is {env.agent_selection!r}",
+        )
         obs, reward, terminated, truncated, info = env.last()
         _expect(isinstance(obs, str), f"observation of {agent} is {type(obs).__name__}, not str")
-        _expect(env.observation_space(agent).contains(obs), f"observation of {agent} is outside its Text space: {obs[:120]!r}")
+        _expect(
+            env.observation_space(agent).contains(obs),
+            f"observation of {agent} is outside its Text space: {obs[:120]!r}",
+        )
         _expect(math.isclose(reward, accumulated[agent], abs_tol=1e-9),
                 f"last() reward {reward} for {agent} != sum of rewards since it last acted ({accumulated[agent]})")  # fmt: skip
         for d in ("terminations", "truncations", "rewards", "infos", "_cumulative_rewards"):
-            _expect(set(getattr(env, d)) == set(env.agents), f"{d} keys {sorted(getattr(env, d))} != agents {sorted(env.agents)}")
+            _expect(
+                set(getattr(env, d)) == set(env.agents),
+                f"{d} keys {sorted(getattr(env, d))} != agents {sorted(env.agents)}",
+            )
         if agent in done:
             _expect(terminated or truncated, f"{agent} was done and came back to life")
         if terminated or truncated:
             done.add(agent)
             _expect(OUTCOME in info, f"{agent}'s final info lacks {OUTCOME!r}")
-            _expect(info[OUTCOME] in set(Outcome), f"{agent}'s outcome {info[OUTCOME]!r} is not one of {list(Outcome)}")
+            _expect(
+                info[OUTCOME] in set(Outcome),
+                f"{agent}'s outcome {info[OUTCOME]!r} is not one of {list(Outcome)}",
+            )
             try:
                 env.step("not None")
             except ValueError:
                 pass
             else:
-                raise CheckFailed(f"stepping finished agent {agent} with a non-None action did not raise ValueError")
+                raise CheckFailed(
+                    f"stepping finished agent {agent} with a non-None action did not raise ValueError"
+                )
             before = len(env.agents)
             env.step(None)
-            _expect(agent not in env.agents and len(env.agents) == before - 1, f"dead step did not remove {agent}")
+            _expect(
+                agent not in env.agents and len(env.agents) == before - 1, f"dead step did not remove {agent}"
+            )
             accumulated.pop(agent)
             dead_steps += 1
             continue
@@ -223,7 +257,10 @@ def _play_checked(env: AECEnv, seed: int, policy: Policy, max_turns: int | None)
         if legal is not None and action in legal:
             _expect(after[INVALID_ACTION] is False, f"legal action {action!r} of {agent} was scored invalid")
         if after.get(INVALID_ACTION) and isinstance(rule, InvalidMoveRule):
-            _expect(math.isclose(env.rewards[agent], rule.offender), f"invalid move by {agent} paid {env.rewards[agent]}, rule says {rule.offender}")
+            _expect(
+                math.isclose(env.rewards[agent], rule.offender),
+                f"invalid move by {agent} paid {env.rewards[agent]}, rule says {rule.offender}",
+            )
         if env.terminations.get(agent) or env.truncations.get(agent):
             components = after.get(REWARD_COMPONENTS)
             _expect(isinstance(components, dict), f"{agent}'s final info lacks {REWARD_COMPONENTS!r}")
@@ -279,10 +316,15 @@ def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> None:
         # Only envs that cannot list their moves may accept a surprising text as a legal move.
         _expect(legal is None, f"garbage action {action[:60]!r} was accepted as legal (legal: {legal})")
         return
-    _expect(after.get(INVALID_ACTION) is True, f"garbage action {action[:60]!r} was not flagged {INVALID_ACTION!r}")
+    _expect(
+        after.get(INVALID_ACTION) is True,
+        f"garbage action {action[:60]!r} was not flagged {INVALID_ACTION!r}",
+    )
     rule = getattr(env, "invalid_move", None)
     if multi and isinstance(rule, InvalidMoveRule):
-        _expect(math.isclose(reward, rule.offender), f"invalid move paid {reward}, the rule says {rule.offender}")
+        _expect(
+            math.isclose(reward, rule.offender), f"invalid move paid {reward}, the rule says {rule.offender}"
+        )
         if rule.ends_game:
             _expect(ended, "an invalid move did not end the game although the rule says it should")
 
@@ -373,7 +415,10 @@ def check_env(
                 policy = default_policy(env, seed + e)
                 obs, info = env.reset(seed=seed + e)
                 for _ in range((max_turns or 1000) + 1):
-                    _expect(env.observation_space.contains(obs), f"observation outside its Text space: {obs[:120]!r}")
+                    _expect(
+                        env.observation_space.contains(obs),
+                        f"observation outside its Text space: {obs[:120]!r}",
+                    )
                     missing = [k for k in REQUIRED_INFO_KEYS if k not in info]
                     _expect(not missing, f"info lacks required keys {missing}; it has {sorted(info)}")
                     obs, reward, term, trunc, info = env.step(policy(obs, info))
@@ -401,8 +446,13 @@ def check_env(
             again = transcript(env, seed + e, default_policy(env, seed + e), limit)
             other_env = factory()
             fresh = transcript(other_env, seed + e, default_policy(other_env, seed + e), limit)
-            _expect(first == again, f"same seed {seed + e} and same actions gave different transcripts on one env")
-            _expect(first == fresh, f"same seed {seed + e} and same actions gave different transcripts on a new env")
+            _expect(
+                first == again, f"same seed {seed + e} and same actions gave different transcripts on one env"
+            )
+            _expect(
+                first == fresh,
+                f"same seed {seed + e} and same actions gave different transcripts on a new env",
+            )
         return "identical transcripts for equal seeds and actions"
 
     run("determinism", determinism)
@@ -437,7 +487,9 @@ def check_env(
             rest_a = _continue(env, default_policy(env, seed + 1))
             env.restore(snap)
             rest_b = _continue(env, default_policy(env, seed + 1))
-            _expect(rest_a == rest_b, "restore(snapshot()) then the same actions gave a different continuation")
+            _expect(
+                rest_a == rest_b, "restore(snapshot()) then the same actions gave a different continuation"
+            )
             return "restore() replays identically"
 
         run("snapshot/restore", snapshots)

@@ -16,7 +16,10 @@ class HumanAgent:
     name = "human"
 
     def __init__(
-        self, answer_format: str | AnswerFormat = "bracket", stdin: TextIO | None = None, stdout: TextIO | None = None
+        self,
+        answer_format: str | AnswerFormat = "bracket",
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
     ) -> None:
         self.answer_format = AnswerFormat.named(answer_format)
         self.stdin = stdin or sys.stdin
@@ -30,7 +33,9 @@ class HumanAgent:
             if not line:
                 raise EOFError("the human agent's input ended (stdin closed) before the game did")
             line = line.rstrip("\n")
-            answers.append(line if self.answer_format.extract(line) is not None else self.answer_format.wrap(line))
+            answers.append(
+                line if self.answer_format.extract(line) is not None else self.answer_format.wrap(line)
+            )
         return answers
 
 

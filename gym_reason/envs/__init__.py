@@ -2,10 +2,13 @@
 
 from gym_reason.envs.game_env import GameEnv
 from gym_reason.envs.games.kuhn_poker import KuhnPoker
+from gym_reason.envs.games.simple_negotiation import SimpleNegotiation
 from gym_reason.envs.games.tic_tac_toe import TicTacToe
 from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
+from gym_reason.envs.templates.simple_negotiation import SimpleNegotiationTemplate
 from gym_reason.envs.templates.tic_tac_toe import TicTacToeTemplate
-from gym_reason.registry import register
+from gym_reason.envs.textarena import make_textarena_env
+from gym_reason.registry import register, register_namespace
 
 register(
     id="gym_reason/KuhnPoker-v0",
@@ -18,4 +21,15 @@ register(
     entry_point=GameEnv.factory(TicTacToe, TicTacToeTemplate),
     alias="tic_tac_toe",
     description="TicTacToe on a 3x3 board, cells numbered 0-8",
+)
+register(
+    id="gym_reason/SimpleNegotiation-v0",
+    entry_point=GameEnv.factory(SimpleNegotiation, SimpleNegotiationTemplate),
+    alias="simple_negotiation",
+    description="Simple Negotiation: trade five resources valued privately; the bigger value gain wins",
+)
+register_namespace(
+    "textarena",
+    make_textarena_env,
+    'any installed TextArena game, e.g. textarena/ConnectFour-v0 (pip install "gym-reason[textarena]")',
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gymnasium import spaces
@@ -40,6 +40,7 @@ from gym_reason.envs.games.base import Game, resolve_chance
 from gym_reason.envs.templates import Template
 
 _QUOTE_LIMIT = 200  # characters of an invalid answer repeated back in an observation
+_MEMO_LIMIT = 100_000  # memoised views per env; cleared when full (games with huge state spaces gain nothing)
 
 
 class GameEnv(AECEnv):
@@ -72,14 +73,18 @@ class GameEnv(AECEnv):
         self.game = game
         self.template = template
         self.answer_format = AnswerFormat.named(answer_format)
-        self.invalid_move = invalid_move if isinstance(invalid_move, InvalidMoveRule) else InvalidMoveRule.named(invalid_move)
+        self.invalid_move = (
+            invalid_move if isinstance(invalid_move, InvalidMoveRule) else InvalidMoveRule.named(invalid_move)
+        )
         if max_turns is None:
             max_turns = game.max_game_length
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         self.max_turns = max_turns
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, {self.metadata['render_modes']}")
+            raise ValueError(
+                f"unknown render_mode {render_mode!r}; valid: None, {self.metadata['render_modes']}"
+            )
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "name": game.name}
         self.possible_agents = [f"player_{i}" for i in range(game.num_players)]
@@ -90,7 +95,9 @@ class GameEnv(AECEnv):
         example = self.answer_format.wrap("move")
         self._instruction = self.answer_format.instruction.format(example=example)
         self._rules = [template.rules(game, i) for i in range(game.num_players)]
-        self._wrapped: dict[tuple[str, ...], list[str]] = {}
+        self._memo: dict[tuple[int, str], tuple[dict[str, Any], str, list[str] | None, str]] = {}
+        self._finite = game.finite_actions
+        self._footer = self._instruction
         self._rng = random.Random()
         self._state = None  # set by reset()
 
@@ -101,9 +108,19 @@ class GameEnv(AECEnv):
         Keyword arguments of ``game_cls`` go to the game, the rest to :class:`GameEnv`;
         its signature lists both, so bad keyword arguments are named with the valid ones.
         """
-        game_params = [p for p in inspect.signature(game_cls).parameters.values() if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD]
-        env_params = [p for n, p in inspect.signature(cls).parameters.items() if p.kind is p.KEYWORD_ONLY]
+        game_params = [
+            p
+            for p in inspect.signature(game_cls).parameters.values()
+            if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
         game_names = {p.name for p in game_params}
+        # A game parameter shadows the env's of the same name (max_turns): the game then sets its own
+        # length, which the env's default turn limit follows.
+        env_params = [
+            p
+            for n, p in inspect.signature(cls).parameters.items()
+            if p.kind is p.KEYWORD_ONLY and n not in game_names
+        ]
 
         def make_env(**kwargs: Any) -> GameEnv:
             game_kwargs = {k: v for k, v in kwargs.items() if k in game_names}
@@ -147,9 +164,11 @@ class GameEnv(AECEnv):
         self.truncations = dict.fromkeys(agents, False)
         self.infos = {a: {ROLE: a, ACTION_FORMAT: self._instruction} for a in agents}
         self._turn = 0
+        self._over = False
+        self._paid = False  # whether self.rewards holds non-zero rewards of the last step
         self._notes = [""] * len(agents)  # what each player is told about its own last answer
         self._ending = ""
-        self._views: dict[str, dict] = {}
+        self._bodies: dict[str, str] = {}
         self._obs_cache: dict[str, str] = {}
         state = self.game.new_initial_state()
         resolve_chance(state, self._rng)
@@ -157,32 +176,61 @@ class GameEnv(AECEnv):
         self._select(state.current_player())
 
     def _select(self, player: int) -> None:
-        """Make ``player`` the agent to act and give it a fresh info dict."""
+        """Make ``player`` the agent to act and give it a fresh info dict.
+
+        Everything derived from the player's view (the view, its text, the legal moves) is memoised on
+        ``(player, information_state)``: the rules contract says equal information states give equal views,
+        and games revisit the same few states millions of times in training.
+        """
         agent = self.possible_agents[player]
         self.agent_selection = agent
         state = self._state
-        view = state.observation(player)
-        self._views = {agent: view}
+        key = (player, state.information_state(player))
+        hit = self._memo.get(key)
+        if hit is None:
+            view = state.observation(player)
+            if self._finite:
+                wrapped = [self.answer_format.wrap(m) for m in state.legal_actions()]
+                footer = f"Your legal moves: {', '.join(wrapped)}.\n{self._instruction}"
+            else:
+                wrapped, footer = None, self._instruction
+            hit = (view, f"{self._rules[player]}\n{self.template.state(view)}", wrapped, footer)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = hit
+        view, body, wrapped, footer = hit
+        self._bodies = {agent: body}
         self._obs_cache = {}
+        self._footer = footer
         info = self.infos[agent]
-        info[STATE_KEY] = state.information_state(player)
+        info[STATE_KEY] = key[1]
         info[GAME_OBSERVATION] = view
-        if self.game.finite_actions:
-            legal = tuple(state.legal_actions())
-            wrapped = self._wrapped.get(legal)
-            if wrapped is None:
-                wrapped = [self.answer_format.wrap(m) for m in legal]
-                if len(self._wrapped) < 4096:
-                    self._wrapped[legal] = wrapped
+        if wrapped is not None:
             info[LEGAL_ACTIONS] = wrapped
 
-    def step(self, action: str | None) -> None:
+    def agent_iter(self, max_iter: int = 2**63) -> Iterator[str]:
+        """The agent to act, until every agent is done (PettingZoo's ``agent_iter``, as a generator)."""
+        while self.agents and max_iter > 0:
+            max_iter -= 1
+            yield self.agent_selection
+
+    def last(self, observe: bool = True) -> tuple[str | None, float, bool, bool, dict[str, Any]]:
         agent = self.agent_selection
+        return (
+            self.observe(agent) if observe else None,
+            self._cumulative_rewards[agent],
+            self.terminations[agent],
+            self.truncations[agent],
+            self.infos[agent],
+        )
+
+    def step(self, action: str | None) -> None:
+        if self._over:
+            self._dead_step(self.agent_selection, action)
+            return
         if self._state is None:
             raise RuntimeError("step() called before reset(); call env.reset(seed=...) first")
-        if self.terminations[agent] or self.truncations[agent]:
-            self._dead_step(agent, action)
-            return
+        agent = self.agent_selection
         if not isinstance(action, str):
             raise TypeError(
                 f"action for {agent} must be the model's text (str), got {type(action).__name__} {action!r}; "
@@ -190,9 +238,11 @@ class GameEnv(AECEnv):
             )
         player = self._index[agent]
         state = self._state
-        rewards = self.rewards
-        for a in rewards:
-            rewards[a] = 0.0
+        if self._paid:  # rewards of the previous step are not this step's
+            rewards = self.rewards
+            for a in rewards:
+                rewards[a] = 0.0
+            self._paid = False
         self._cumulative_rewards[agent] = 0.0
         info = self.infos[agent]
         info.pop(LEGAL_ACTIONS, None)
@@ -204,39 +254,40 @@ class GameEnv(AECEnv):
         info[PARSED_ACTION] = move
         info[INVALID_ACTION] = move is None
         if move is None:
-            reason = self._why_invalid(action, content)
-            rule = self.invalid_move
-            if rule.ends_game:
-                self._end(
-                    {a: (rule.offender if a == agent else rule.other) for a in self.agents},
-                    {a: (Outcome.FORFEIT if a == agent else Outcome.WIN) for a in self.agents},
-                    "invalid_move",
-                    f"Player {player} made an invalid move ({reason}); the game is over.",
-                )
-            else:
-                rewards[agent] = rule.offender
-                info[REWARD_COMPONENTS] = {"invalid_move": rule.offender}
-                self._notes[player] = f"Your last answer was an invalid move ({reason}). Try again."
-                if self._turn >= self.max_turns:
-                    self._truncate()
-                else:
-                    self._select(player)
-        else:
+            self._invalid_move(agent, player, info, self._why_invalid(action, content))
+            return
+        if self._notes[player]:
             self._notes[player] = ""
-            state.apply(move)
-            resolve_chance(state, self._rng)
-            if state.is_terminal():
-                returns = state.returns()
-                rewards_by_agent = dict(zip(self.possible_agents, returns, strict=True))
-                outcomes = {a: _outcome(r) for a, r in rewards_by_agent.items()}
-                self._end(rewards_by_agent, outcomes, "game", "")
-            elif self._turn >= self.max_turns:
-                self._truncate()
-            else:
-                self._select(state.current_player())
-        cumulative = self._cumulative_rewards
-        for a, r in rewards.items():
-            cumulative[a] += r
+        state.apply(move)
+        resolve_chance(state, self._rng)
+        if state.is_terminal():
+            returns = state.returns()
+            self._end(returns, [_outcome(r) for r in returns], "game", "")
+        elif self._turn >= self.max_turns:
+            self._truncate()
+        else:
+            self._select(state.current_player())
+
+    def _invalid_move(self, agent: str, player: int, info: dict[str, Any], reason: str) -> None:
+        rule = self.invalid_move
+        if rule.ends_game:
+            n = len(self.possible_agents)
+            self._end(
+                [rule.offender if i == player else rule.other for i in range(n)],
+                [Outcome.FORFEIT if i == player else Outcome.WIN for i in range(n)],
+                "invalid_move",
+                f"Player {player} made an invalid move ({reason}); the game is over.",
+            )
+            return
+        self.rewards[agent] = rule.offender
+        self._cumulative_rewards[agent] += rule.offender
+        self._paid = True
+        info[REWARD_COMPONENTS] = {"invalid_move": rule.offender}
+        self._notes[player] = f"Your last answer was an invalid move ({reason}). Try again."
+        if self._turn >= self.max_turns:
+            self._truncate()
+        else:
+            self._select(player)
 
     def _why_invalid(self, action: str, content: str | None) -> str:
         if content is None:
@@ -244,35 +295,40 @@ class GameEnv(AECEnv):
         quoted = to_charset(content[:_QUOTE_LIMIT]) + ("..." if len(content) > _QUOTE_LIMIT else "")
         return f"{self.answer_format.wrap(quoted)} is not a legal move"
 
-    def _end(self, rewards: dict[str, float], outcomes: dict[str, Outcome], component: str, ending: str) -> None:
+    def _end(self, rewards: list[float], outcomes: list[Outcome], component: str, ending: str) -> None:
+        """Finish the game: every agent terminates with ``rewards[player]``."""
         state = self._state
+        self._over = True
+        self._paid = True
         self._ending = ending
-        self._views = {}
+        self._bodies = {}
         self._obs_cache = {}
-        for a in self.agents:
-            reward = float(rewards[a])
-            self.rewards[a] = reward
-            self.terminations[a] = True
-            info = self.infos[a]
+        for player, agent in enumerate(self.possible_agents):
+            reward = float(rewards[player])
+            self.rewards[agent] = reward
+            self._cumulative_rewards[agent] += reward
+            self.terminations[agent] = True
+            info = self.infos[agent]
             info.pop(LEGAL_ACTIONS, None)
-            info[OUTCOME] = outcomes[a]
+            info[OUTCOME] = outcomes[player]
             info[REWARD_COMPONENTS] = {component: reward}
-            info[METRICS] = state.metrics(self._index[a])
-        self.agent_selection = self.agents[0]
+            info[METRICS] = state.metrics(player)
+        self.agent_selection = self.possible_agents[0]
 
     def _truncate(self) -> None:
         state = self._state
+        self._over = True
         self._ending = f"The turn limit ({self.max_turns}) was reached; the game counts as a draw."
-        self._views = {}
+        self._bodies = {}
         self._obs_cache = {}
-        for a in self.agents:
-            self.truncations[a] = True
-            info = self.infos[a]
+        for player, agent in enumerate(self.possible_agents):
+            self.truncations[agent] = True
+            info = self.infos[agent]
             info.pop(LEGAL_ACTIONS, None)
             info[OUTCOME] = Outcome.TRUNCATED
             info[REWARD_COMPONENTS] = {"truncated": 0.0}
-            info[METRICS] = state.metrics(self._index[a])
-        self.agent_selection = self.agents[0]
+            info[METRICS] = state.metrics(player)
+        self.agent_selection = self.possible_agents[0]
 
     def _dead_step(self, agent: str, action: Any) -> None:
         if action is not None:
@@ -280,14 +336,20 @@ class GameEnv(AECEnv):
                 f"{agent}'s episode is over (terminated or truncated); the only valid action for it is None, "
                 f"got {action!r}. Step None for each finished agent, or call reset()."
             )
+        if not self.agents:
+            raise RuntimeError(
+                "every agent's episode is over and was stepped; call reset() to start a new game"
+            )
         del self.terminations[agent]
         del self.truncations[agent]
         del self.rewards[agent]
         del self._cumulative_rewards[agent]
         del self.infos[agent]
         self.agents.remove(agent)
-        for a in self.rewards:
-            self.rewards[a] = 0.0
+        if self._paid:
+            for a in self.rewards:
+                self.rewards[a] = 0.0
+            self._paid = False
         if self.agents:
             self.agent_selection = self.agents[0]
 
@@ -297,36 +359,28 @@ class GameEnv(AECEnv):
         if text is not None:
             return text
         player = self._check_agent(agent)
-        if self._state is None:
+        state = self._state
+        if state is None:
             raise RuntimeError("observe() called before reset(); call env.reset(seed=...) first")
-        view = self._views.get(agent)
-        if view is None:
-            view = self._state.observation(player)
-        parts = [self._rules[player], self.template.state(view)]
-        if self._notes[player]:
-            parts.append(self._notes[player])
-        if self.terminations.get(agent) or self.truncations.get(agent) or agent not in self.agents:
-            parts.append(self._result_line(agent, player))
+        body = self._bodies.get(agent)
+        if body is None:
+            body = f"{self._rules[player]}\n{self.template.state(state.observation(player))}"
+        if self._over:
+            footer = self._result_line(player)
         elif agent == self.agent_selection:
-            legal = self.infos[agent].get(LEGAL_ACTIONS)
-            if legal is not None:
-                parts.append(f"Your legal moves: {', '.join(legal)}.")
-            parts.append(self._instruction)
+            footer = self._footer
         else:
-            parts.append("Waiting for the other player to move.")
-        text = "\n".join(parts)
+            footer = "Waiting for the other player to move."
+        note = self._notes[player]
+        text = f"{body}\n{note}\n{footer}" if note else f"{body}\n{footer}"
         self._obs_cache[agent] = text
         return text
 
-    def _result_line(self, agent: str, player: int) -> str:
-        returns = self._state.returns()
-        lines = [self._ending] if self._ending else []
-        if self._ending.startswith("The turn limit"):
-            return "\n".join(lines)
-        if not lines:
-            r = returns[player]
-            lines.append(f"The game is over. Your result: {'+' if r > 0 else ''}{r:g}.")
-        return "\n".join(lines)
+    def _result_line(self, player: int) -> str:
+        if self._ending:
+            return self._ending
+        r = self._state.returns()[player]
+        return f"The game is over. Your result: {'+' if r > 0 else ''}{r:g}."
 
     def render(self) -> str | None:
         if self._state is None:
@@ -343,7 +397,7 @@ class GameEnv(AECEnv):
     # --- snapshots ---------------------------------------------------------------------------
     _SNAPSHOT_FIELDS = (
         "agents", "rewards", "_cumulative_rewards", "terminations", "truncations", "infos",
-        "agent_selection", "_turn", "_notes", "_ending", "_state", "_views", "_obs_cache",
+        "agent_selection", "_turn", "_over", "_paid", "_notes", "_ending", "_footer", "_state", "_bodies", "_obs_cache",
     )  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:

@@ -1,1 +1,1 @@
-"""Evaluation of agents: exact analysis over the pure rules."""
+"""Evaluating agents: exact analysis over the rules, and played games."""

@@ -79,11 +79,11 @@ def test_board_and_views() -> None:
 
 def test_full_board_draw_and_last_move_win() -> None:
     draw = TicTacToe().new_initial_state()
-    for move in "0 1 2 4 3 5 7 6 8".split():  # x o x / x o o / o x x
+    for move in "012435768":  # x o x / x o o / o x x
         draw.apply(move)
     assert draw.board() == "xoxxooox" + "x"
     assert draw.is_terminal() and draw.returns() == [0.0, 0.0]
     win = TicTacToe().new_initial_state()
-    for move in "0 1 2 4 5 3 6 7".split():  # o completes the middle column on move 8
+    for move in "01245367":  # o completes the middle column on move 8
         win.apply(move)
     assert win.is_terminal() and win.returns() == [-1.0, 1.0]

@@ -75,11 +75,11 @@ class State(abc.ABC):
 
         The default matches against :meth:`legal_actions` ignoring case and spacing.
         """
+        legal = self.legal_actions()
+        if text in legal:
+            return text
         wanted = normalize_move(text)
-        for move in self.legal_actions():
-            if move == wanted:
-                return move
-        return None
+        return wanted if wanted in legal else None
 
     def metrics(self, player: int) -> dict[str, float]:
         """Facts about ``player``'s game worth logging that are not part of its return."""

@@ -42,6 +42,20 @@ _LETTER = {"check": "p", "fold": "p", "bet": "b", "call": "b"}
 _TERMINAL = {"pp": (1, None), "bp": (1, 1), "pbp": (1, 0), "bb": (2, None), "pbb": (2, None)}
 
 
+def _move_names(line: str) -> tuple[str, ...]:
+    names, facing_bet = [], False
+    for letter in line:
+        if letter == "b":
+            names.append("call" if facing_bet else "bet")
+            facing_bet = True
+        else:
+            names.append("fold" if facing_bet else "check")
+    return tuple(names)
+
+
+_MOVE_NAMES = {line: _move_names(line) for line in ("", "p", "b", "pb", *_TERMINAL)}
+
+
 class KuhnPokerState(State):
     __slots__ = ("_cards", "_chips", "_hand", "_history", "_log", "_num_hands", "_player")
 
@@ -51,7 +65,7 @@ class KuhnPokerState(State):
         self._cards = ""  # "" at the deal's chance node, else player 0's card + player 1's card
         self._history = ""  # betting letters of the current hand
         self._chips = [0, 0]
-        self._log: list[dict[str, Any]] = []  # finished hands
+        self._log: tuple[dict[str, Any], ...] = ()  # finished hands (immutable: views share it)
         self._player = CHANCE
 
     # --- rules ---------------------------------------------------------------------------------
@@ -91,14 +105,13 @@ class KuhnPokerState(State):
             winner = 1 - (first if folder == 0 else 1 - first)
         self._chips[winner] += stake
         self._chips[1 - winner] -= stake
-        self._log.append(
-            {
-                "cards": self._cards if folder is None else None,
-                "moves": self._moves(),
-                "winner": winner,
-                "chips": stake,
-            }
-        )
+        hand = {
+            "cards": self._cards if folder is None else None,
+            "moves": _MOVE_NAMES[history],
+            "winner": winner,
+            "chips": stake,
+        }
+        self._log = (*self._log, hand)
         self._hand += 1
         if self._hand == self._num_hands:
             self._player = TERMINAL
@@ -123,30 +136,19 @@ class KuhnPokerState(State):
         return {"chips": float(self._chips[player])}
 
     # --- views ---------------------------------------------------------------------------------
-    def _moves(self) -> list[str]:
-        moves, facing_bet = [], False
-        for letter in self._history:
-            if letter == "b":
-                moves.append("call" if facing_bet else "bet")
-                facing_bet = True
-            else:
-                moves.append("fold" if facing_bet else "check")
-        return moves
-
     def observation(self, player: int) -> dict[str, Any]:
-        first = self._first()
-        bets = self._history.count("b")
+        history = self._history
         return {
             "player": player,
             "card": self._cards[player] if self._cards else None,
-            "moves": self._moves(),
-            "first_to_act": first == player,
+            "moves": _MOVE_NAMES[history],
+            "first_to_act": self._first() == player,
             "to_act": self._player == player,
-            "pot": 2 + bets,
+            "pot": 2 + history.count("b"),
             "hand": min(self._hand + 1, self._num_hands),
             "num_hands": self._num_hands,
             "chips": self._chips[player],
-            "finished_hands": list(self._log),
+            "finished_hands": self._log,
         }
 
     def information_state(self, player: int) -> str:
@@ -163,7 +165,7 @@ class KuhnPokerState(State):
         other._cards = self._cards
         other._history = self._history
         other._chips = self._chips[:]
-        other._log = self._log[:]
+        other._log = self._log
         other._player = self._player
         return other
 
@@ -179,7 +181,9 @@ class KuhnPoker(Game):
 
     def __init__(self, num_hands: int = 1) -> None:
         if not isinstance(num_hands, int) or num_hands < 1:
-            raise ValueError(f"num_hands must be a positive integer, got {num_hands!r}; use 1 for a single hand")
+            raise ValueError(
+                f"num_hands must be a positive integer, got {num_hands!r}; use 1 for a single hand"
+            )
         self.num_hands = num_hands
 
     def new_initial_state(self) -> KuhnPokerState:

@@ -66,7 +66,12 @@ class TicTacToeState(State):
         return "".join("x" if (x >> c) & 1 else "o" if (o >> c) & 1 else "." for c in range(9))
 
     def observation(self, player: int) -> dict[str, Any]:
-        return {"player": player, "mark": MARKS[player], "board": self.board(), "to_act": self._player == player}
+        return {
+            "player": player,
+            "mark": MARKS[player],
+            "board": self.board(),
+            "to_act": self._player == player,
+        }
 
     def information_state(self, player: int) -> str:
         return self.board()
