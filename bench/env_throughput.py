@@ -67,7 +67,7 @@ def ours_text(alias: str) -> Runner:
         else:
             env.reset()
         for _agent in env.agent_iter():
-            obs, _reward, terminated, truncated, info = env.last()
+            _obs, _reward, terminated, truncated, info = env.last()
             env.step(None if terminated or truncated else rng.choice(info[LEGAL_ACTIONS]))
         return 1
 
@@ -94,7 +94,7 @@ def ours_rules(game_cls: type) -> Runner:
 
 
 def _ta_render(env) -> str:
-    player_id, messages = env.get_observation()
+    _player_id, messages = env.get_observation()
     return "\n".join(str(m[1]) if isinstance(m, tuple) else str(m) for m in messages)
 
 
@@ -215,9 +215,7 @@ def main() -> None:
             ratio = median[ours_label] / median[label]
             met = ratio >= target
             all_met &= met
-            print(
-                f"  ratio vs {label:<24} {ratio:6.2f}x  (target >= {target}x: {'met' if met else 'NOT met'})"
-            )
+            print(f"  ratio vs {label:<24} {ratio:6.2f}x  (target >= {target}x: {'met' if met else 'NOT met'})")
     print(f"\nall targets {'met' if all_met else 'NOT all met'}")
 
 

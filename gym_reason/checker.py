@@ -89,8 +89,7 @@ class CheckReport:
     def __str__(self) -> str:
         lines = [f"{self.env_id}: {'PASS' if self.ok else 'FAIL'}"]
         lines += [
-            f"  [{'ok' if r.passed else 'FAIL'}] {r.name}{': ' + r.detail if r.detail else ''}"
-            for r in self.results
+            f"  [{'ok' if r.passed else 'FAIL'}] {r.name}{': ' + r.detail if r.detail else ''}" for r in self.results
         ]
         return "\n".join(lines)
 
@@ -129,16 +128,12 @@ def _transcript_multi(env: AECEnv, seed: int, policy: Policy, max_steps: int) ->
     """Every observable thing of one episode, in order."""
     env.reset(seed=seed)
     record: list[Any] = []
-    steps = 0
     for agent in env.agent_iter(max_steps):
         obs, reward, terminated, truncated, info = env.last()
-        record.append(
-            (agent, obs, reward, terminated, truncated, repr(sorted(info.items(), key=lambda kv: kv[0])))
-        )
+        record.append((agent, obs, reward, terminated, truncated, repr(sorted(info.items(), key=lambda kv: kv[0]))))
         action = None if terminated or truncated else policy(obs, info)
         record.append(action)
         env.step(action)
-        steps += 1
     record.append(("agents_left", list(env.agents)))
     return record
 
@@ -149,9 +144,7 @@ def _transcript_single(env: gymnasium.Env, seed: int, policy: Policy, max_steps:
     for _ in range(max_steps):
         action = policy(obs, info)
         obs, reward, terminated, truncated, info = env.step(action)
-        record.append(
-            (action, obs, reward, terminated, truncated, repr(sorted(info.items(), key=lambda kv: kv[0])))
-        )
+        record.append((action, obs, reward, terminated, truncated, repr(sorted(info.items(), key=lambda kv: kv[0]))))
         if terminated or truncated:
             break
     return record
@@ -181,9 +174,7 @@ def _check_reset(env: AECEnv, seed: int) -> str:
     for name in ("rewards", "_cumulative_rewards", "terminations", "truncations", "infos"):
         d = getattr(env, name)
         _expect(set(d) == set(env.agents), f"{name} keys {sorted(d)} != agents {sorted(env.agents)}")
-    _expect(
-        all(r == 0 for r in env.rewards.values()), f"rewards after reset are {env.rewards}, expected zeros"
-    )
+    _expect(all(r == 0 for r in env.rewards.values()), f"rewards after reset are {env.rewards}, expected zeros")
     _expect(
         not any(env.terminations.values()) and not any(env.truncations.values()),
         "an agent is done right after reset",
@@ -231,14 +222,10 @@ def _play_checked(env: AECEnv, seed: int, policy: Policy, max_turns: int | None)
             except ValueError:
                 pass
             else:
-                raise CheckFailed(
-                    f"stepping finished agent {agent} with a non-None action did not raise ValueError"
-                )
+                raise CheckFailed(f"stepping finished agent {agent} with a non-None action did not raise ValueError")
             before = len(env.agents)
             env.step(None)
-            _expect(
-                agent not in env.agents and len(env.agents) == before - 1, f"dead step did not remove {agent}"
-            )
+            _expect(agent not in env.agents and len(env.agents) == before - 1, f"dead step did not remove {agent}")
             accumulated.pop(agent)
             dead_steps += 1
             continue
@@ -322,9 +309,7 @@ def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> None:
     )
     rule = getattr(env, "invalid_move", None)
     if multi and isinstance(rule, InvalidMoveRule):
-        _expect(
-            math.isclose(reward, rule.offender), f"invalid move paid {reward}, the rule says {rule.offender}"
-        )
+        _expect(math.isclose(reward, rule.offender), f"invalid move paid {reward}, the rule says {rule.offender}")
         if rule.ends_game:
             _expect(ended, "an invalid move did not end the game although the rule says it should")
 
@@ -446,9 +431,7 @@ def check_env(
             again = transcript(env, seed + e, default_policy(env, seed + e), limit)
             other_env = factory()
             fresh = transcript(other_env, seed + e, default_policy(other_env, seed + e), limit)
-            _expect(
-                first == again, f"same seed {seed + e} and same actions gave different transcripts on one env"
-            )
+            _expect(first == again, f"same seed {seed + e} and same actions gave different transcripts on one env")
             _expect(
                 first == fresh,
                 f"same seed {seed + e} and same actions gave different transcripts on a new env",
@@ -487,9 +470,7 @@ def check_env(
             rest_a = _continue(env, default_policy(env, seed + 1))
             env.restore(snap)
             rest_b = _continue(env, default_policy(env, seed + 1))
-            _expect(
-                rest_a == rest_b, "restore(snapshot()) then the same actions gave a different continuation"
-            )
+            _expect(rest_a == rest_b, "restore(snapshot()) then the same actions gave a different continuation")
             return "restore() replays identically"
 
         run("snapshot/restore", snapshots)

@@ -27,9 +27,7 @@ def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(
-                f"error: --env-arg {pair!r} must look like key=value (e.g. --env-arg num_hands=3)"
-            )
+            raise SystemExit(f"error: --env-arg {pair!r} must look like key=value (e.g. --env-arg num_hands=3)")
         kwargs[key] = _literal(value)
     return kwargs
 
@@ -70,9 +68,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
             raise SystemExit(f"error: {exc.args[0]}") from None
     failed = 0
     for env_id in ids:
-        report = check_env(
-            env_id, seed=args.seed, episodes=args.episodes, env_kwargs=_parse_env_args(args.env_arg)
-        )
+        report = check_env(env_id, seed=args.seed, episodes=args.episodes, env_kwargs=_parse_env_args(args.env_arg))
         style = "green" if report.ok else "red"
         console.print(f"[bold {style}]{report.env_id}: {'PASS' if report.ok else 'FAIL'}[/]")
         for r in report.results:
@@ -149,11 +145,7 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
         table.add_column(column)
     for tally in tallies.values():
         lo, hi = tally.reward_interval()
-        ci = (
-            f"{tally.mean_reward:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-            if tally.games > 1
-            else f"{tally.mean_reward:+.3f}"
-        )
+        ci = f"{tally.mean_reward:+.3f} [{lo:+.3f}, {hi:+.3f}]" if tally.games > 1 else f"{tally.mean_reward:+.3f}"
         o = tally.outcomes
         table.add_row(
             tally.label, str(tally.games), str(o["win"]), str(o["loss"]), str(o["draw"]), str(o["forfeit"]),
@@ -181,9 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("play", help="play games between agents (human, random, fixed:<name>)")
     p.add_argument("--game", required=True, help="env id or alias, e.g. kuhn_poker")
-    p.add_argument(
-        "--players", required=True, help="one agent spec per seat, comma-separated, e.g. human,fixed:nash"
-    )
+    p.add_argument("--players", required=True, help="one agent spec per seat, comma-separated, e.g. human,fixed:nash")
     p.add_argument("--games", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--alternate-seats", action="store_true", help="rotate the seats from game to game")

@@ -112,13 +112,10 @@ def register(
             f"env id {id!r} is not versioned; ids look like 'namespace/Name-v0' (e.g. 'gym_reason/KuhnPoker-v0')"
         )
     if id in _REGISTRY:
-        raise ValueError(
-            f"env id {id!r} is already registered; bump its version (e.g. -v1) or pick another id"
-        )
-    if alias is not None:
-        if alias in _ALIASES or alias in _REGISTRY:
-            taken = _ALIASES.get(alias, alias)
-            raise ValueError(f"alias {alias!r} is already taken by {taken!r}; choose another alias")
+        raise ValueError(f"env id {id!r} is already registered; bump its version (e.g. -v1) or pick another id")
+    if alias is not None and (alias in _ALIASES or alias in _REGISTRY):
+        taken = _ALIASES.get(alias, alias)
+        raise ValueError(f"alias {alias!r} is already taken by {taken!r}; choose another alias")
     inferred_kind, inferred_players = _infer_kind(_load(entry_point))
     kind = kind or inferred_kind
     if kind not in _KINDS:
@@ -228,9 +225,7 @@ def _unknown_message(id: str) -> str:
     if id.lower() in lowered and lowered[id.lower()] not in close:
         close.insert(0, lowered[id.lower()])
     unversioned = [k for k in _REGISTRY if k.rsplit("-v", 1)[0] == id]
-    hint = (
-        f" Did you mean {', '.join(repr(c) for c in unversioned or close)}?" if unversioned or close else ""
-    )
+    hint = f" Did you mean {', '.join(repr(c) for c in unversioned or close)}?" if unversioned or close else ""
     extra = "".join(f" '{ns}/<name>' ids are served by the {ns} namespace." for ns in _NAMESPACES)
     return f"unknown env id {id!r}.{hint} Run `gym-reason list` to see every env.{extra}"
 
@@ -247,6 +242,5 @@ def _check_kwargs(env_id: str, factory: Callable[..., Any], kwargs: dict[str, An
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise TypeError(
-            f"{env_id} got unknown keyword argument(s) {unknown}; valid: {valid}. "
-            "Remove them or check the spelling."
+            f"{env_id} got unknown keyword argument(s) {unknown}; valid: {valid}. Remove them or check the spelling."
         )

@@ -149,9 +149,7 @@ def _make_fixed(rest: str, env: Any, seed: int | None) -> Agent:
     for param in params:
         key, sep, value = param.partition("=")
         if not sep:
-            raise ValueError(
-                f"fixed opponent parameter {param!r} must look like key=value (e.g. fixed:nash:alpha=0.2)"
-            )
+            raise ValueError(f"fixed opponent parameter {param!r} must look like key=value (e.g. fixed:nash:alpha=0.2)")
         kwargs[key] = _parse_value(value)
     try:
         return factory(answer_format=env.answer_format, seed=seed, **kwargs)

@@ -33,9 +33,7 @@ class HumanAgent:
             if not line:
                 raise EOFError("the human agent's input ended (stdin closed) before the game did")
             line = line.rstrip("\n")
-            answers.append(
-                line if self.answer_format.extract(line) is not None else self.answer_format.wrap(line)
-            )
+            answers.append(line if self.answer_format.extract(line) is not None else self.answer_format.wrap(line))
         return answers
 
 

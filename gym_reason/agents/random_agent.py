@@ -16,9 +16,7 @@ class RandomAgent:
 
     name = "random"
 
-    def __init__(
-        self, answer_format: str | AnswerFormat = "bracket", game: Any = None, seed: int | None = None
-    ):
+    def __init__(self, answer_format: str | AnswerFormat = "bracket", game: Any = None, seed: int | None = None):
         self.answer_format = AnswerFormat.named(answer_format)
         self.game = game
         self.rng = random.Random(seed)

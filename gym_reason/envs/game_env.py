@@ -14,7 +14,7 @@ import copy
 import inspect
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from gymnasium import spaces
 from pettingzoo import AECEnv
@@ -57,7 +57,7 @@ class GameEnv(AECEnv):
         render_mode: ``None``, ``"ansi"`` (``render()`` returns the full state) or ``"human"`` (prints it).
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"], "is_parallelizable": False}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "is_parallelizable": False}
 
     def __init__(
         self,
@@ -82,9 +82,7 @@ class GameEnv(AECEnv):
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         self.max_turns = max_turns
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; valid: None, {self.metadata['render_modes']}"
-            )
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, {self.metadata['render_modes']}")
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "name": game.name}
         self.possible_agents = [f"player_{i}" for i in range(game.num_players)]
@@ -117,9 +115,7 @@ class GameEnv(AECEnv):
         # A game parameter shadows the env's of the same name (max_turns): the game then sets its own
         # length, which the env's default turn limit follows.
         env_params = [
-            p
-            for n, p in inspect.signature(cls).parameters.items()
-            if p.kind is p.KEYWORD_ONLY and n not in game_names
+            p for n, p in inspect.signature(cls).parameters.items() if p.kind is p.KEYWORD_ONLY and n not in game_names
         ]
 
         def make_env(**kwargs: Any) -> GameEnv:
@@ -337,9 +333,7 @@ class GameEnv(AECEnv):
                 f"got {action!r}. Step None for each finished agent, or call reset()."
             )
         if not self.agents:
-            raise RuntimeError(
-                "every agent's episode is over and was stepped; call reset() to start a new game"
-            )
+            raise RuntimeError("every agent's episode is over and was stepped; call reset() to start a new game")
         del self.terminations[agent]
         del self.truncations[agent]
         del self.rewards[agent]

@@ -206,9 +206,7 @@ class TextArenaEnv(AECEnv):
         if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; valid: None, {self.metadata['render_modes']}"
-            )
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, {self.metadata['render_modes']}")
         if num_players is not None and (
             not isinstance(num_players, int) or isinstance(num_players, bool) or num_players < 1
         ):
@@ -457,11 +455,7 @@ class TextArenaEnv(AECEnv):
 
     def _invalid_flags(self) -> set[int]:
         game_info = getattr(self._raw.state, "game_info", None) or {}
-        return {
-            pid
-            for pid, record in game_info.items()
-            if isinstance(record, dict) and record.get("invalid_move")
-        }
+        return {pid for pid, record in game_info.items() if isinstance(record, dict) and record.get("invalid_move")}
 
     def _recover(self, player: int) -> bool:
         """Score a crashed step as TextArena scores invalid moves; ``False`` when that is impossible."""
@@ -594,9 +588,7 @@ class TextArenaEnv(AECEnv):
         if self._chain is None:
             raise RuntimeError("snapshot() called before reset()")
         if not self._copyable:
-            raise NotImplementedError(
-                f"TextArena env {self.env_id!r} cannot be deep-copied, so it has no snapshots"
-            )
+            raise NotImplementedError(f"TextArena env {self.env_id!r} cannot be deep-copied, so it has no snapshots")
         snap = copy.deepcopy({k: getattr(self, k) for k in self._SNAPSHOT_FIELDS})
         snap["_rng"] = self._rng.getstate()
         return snap

@@ -52,8 +52,7 @@ def scripted_policy(agent: Any) -> Policy:
     """
     if not callable(getattr(agent, "policy", None)):
         raise TypeError(
-            "scripted_policy needs a ScriptedAgent (an object with policy(view, legal)), "
-            f"got {type(agent).__name__}"
+            f"scripted_policy needs a ScriptedAgent (an object with policy(view, legal)), got {type(agent).__name__}"
         )
 
     def policy(state: State, player: int) -> Mapping[str, float]:
@@ -110,9 +109,7 @@ def _checked(probs: Mapping[str, float], state: State, player: int) -> list[tupl
         )
     negative = {m: p for m, p in items if p < 0}
     if negative:
-        raise ValueError(
-            f"the policy of player {player} gives negative probabilities {negative} in state {state}"
-        )
+        raise ValueError(f"the policy of player {player} gives negative probabilities {negative} in state {state}")
     total = sum(p for _, p in items)
     if abs(total - 1) > TOLERANCE:
         raise ValueError(

@@ -30,9 +30,7 @@ def _situation(view: dict[str, Any]) -> str:
 class KuhnNash(ScriptedAgent):
     name = "fixed:nash"
 
-    def __init__(
-        self, answer_format: str | AnswerFormat = "bracket", seed: int | None = None, alpha: float = 0.0
-    ):
+    def __init__(self, answer_format: str | AnswerFormat = "bracket", seed: int | None = None, alpha: float = 0.0):
         super().__init__(answer_format, seed)
         if not isinstance(alpha, int | float) or not 0 <= alpha <= 1 / 3:
             raise ValueError(f"alpha must be in [0, 1/3], got {alpha!r}")

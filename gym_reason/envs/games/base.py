@@ -114,8 +114,10 @@ def resolve_chance(state: State, rng: random.Random) -> None:
     while state.current_player() == CHANCE:
         outcomes = state.chance_outcomes()
         x = rng.random()
+        chosen = outcomes[-1][0]  # if rounding leaves x >= 0 after the last subtraction
         for outcome, p in outcomes:
             x -= p
             if x < 0:
+                chosen = outcome
                 break
-        state.apply(outcome)
+        state.apply(chosen)

@@ -181,9 +181,7 @@ class KuhnPoker(Game):
 
     def __init__(self, num_hands: int = 1) -> None:
         if not isinstance(num_hands, int) or num_hands < 1:
-            raise ValueError(
-                f"num_hands must be a positive integer, got {num_hands!r}; use 1 for a single hand"
-            )
+            raise ValueError(f"num_hands must be a positive integer, got {num_hands!r}; use 1 for a single hand")
         self.num_hands = num_hands
 
     def new_initial_state(self) -> KuhnPokerState:

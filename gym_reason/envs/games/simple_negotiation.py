@@ -327,13 +327,9 @@ class SimpleNegotiationState(State):
         return other
 
     def __str__(self) -> str:
-        lines = [
-            f"turn {len(self._history)}/{self._max_turns}, to move: {self._player}, trades: {self._trades}"
-        ]
+        lines = [f"turn {len(self._history)}/{self._max_turns}, to move: {self._player}, trades: {self._trades}"]
         for p in (0, 1):
-            held = " ".join(
-                f"{r}={q}@{v}" for r, q, v in zip(RESOURCES, self._qty[p], self._val[p], strict=True)
-            )
+            held = " ".join(f"{r}={q}@{v}" for r, q, v in zip(RESOURCES, self._qty[p], self._val[p], strict=True))
             change = self._value[p] - self._initial[p]
             lines.append(f"player {p}: {held} value={self._value[p]} ({change:+d})")
         if self._offer is not None:

@@ -28,9 +28,7 @@ class KuhnPokerTemplate:
     def state(self, view: dict[str, Any]) -> str:
         lines = []
         if view["num_hands"] > 1:
-            lines.append(
-                f"Hand {view['hand']} of {view['num_hands']}. Your chips so far: {view['chips']:+d}."
-            )
+            lines.append(f"Hand {view['hand']} of {view['num_hands']}. Your chips so far: {view['chips']:+d}.")
             for i, past in enumerate(view["finished_hands"], 1):
                 shown = f"cards {past['cards'][0]} vs {past['cards'][1]}" if past["cards"] else "no showdown"
                 lines.append(
@@ -44,9 +42,7 @@ class KuhnPokerTemplate:
         if view["num_hands"] == 1 and view["finished_hands"]:
             past = view["finished_hands"][0]
             shown = (
-                f"Showdown: Player 0 had {past['cards'][0]}, Player 1 had {past['cards'][1]}. "
-                if past["cards"]
-                else ""
+                f"Showdown: Player 0 had {past['cards'][0]}, Player 1 had {past['cards'][1]}. " if past["cards"] else ""
             )
             lines.append(f"{shown}Player {past['winner']} won {past['chips']} chip(s).")
         return "\n".join(lines)

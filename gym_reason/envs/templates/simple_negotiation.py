@@ -51,8 +51,7 @@ class SimpleNegotiationTemplate:
             q, v = view["inventory"][r], view["values"][r]
             lines.append(f"  {r.capitalize():<6} {q:>3} x {v:>2} = {q * v:>4}")
         lines.append(
-            f"  Total value: {view['value']} (at the start {view['initial_value']}, "
-            f"change {view['value_change']:+d})."
+            f"  Total value: {view['value']} (at the start {view['initial_value']}, change {view['value_change']:+d})."
         )
 
         history = view["history"]
@@ -83,9 +82,7 @@ class SimpleNegotiationTemplate:
         if offer is None:
             lines.append("No offer is pending.")
         elif offer["from"] == player:
-            lines.append(
-                f"Your offer is pending: you give {_items(offer['give'])} and receive {_items(offer['get'])}."
-            )
+            lines.append(f"Your offer is pending: you give {_items(offer['give'])} and receive {_items(offer['get'])}.")
         else:
             lines.append(
                 f"Pending offer from Player {offer['from']}: you would receive {_items(offer['give'])} "
