@@ -29,6 +29,7 @@ from gym_reason.core import (
     INVALID_ACTION,
     LEGAL_ACTIONS,
     OUTCOME,
+    PARSED_ACTION,
     REQUIRED_INFO_KEYS,
     REWARD_COMPONENTS,
     InvalidMoveRule,
@@ -300,8 +301,13 @@ def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> None:
     if legal is not None and action in legal:
         return
     if INVALID_ACTION in after and not after[INVALID_ACTION]:
-        # Only envs that cannot list their moves may accept a surprising text as a legal move.
-        _expect(legal is None, f"garbage action {action[:60]!r} was accepted as legal (legal: {legal})")
+        # Accepted: it must have been read as one of the listed legal moves (e.g. "[CHECK]" as "check").
+        parsed, fmt = after.get(PARSED_ACTION), getattr(env, "answer_format", None)
+        if legal is not None and fmt is not None:
+            _expect(
+                isinstance(parsed, str) and fmt.wrap(parsed) in legal,
+                f"answer {action[:60]!r} was accepted as {parsed!r}, which is not among the legal moves {legal}",
+            )
         return
     _expect(
         after.get(INVALID_ACTION) is True,

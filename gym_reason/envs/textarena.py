@@ -178,6 +178,11 @@ class TextArenaEnv(AECEnv):
         max_turns: answers (valid or not) after which the episode is truncated and
             scored as a draw, when TextArena has not ended the game before.
         render_mode: ``None``, ``"ansi"`` (``render()`` returns the board) or ``"human"`` (prints it).
+        max_action_chars: longer answers reach TextArena shortened to their first and last
+            ``max_action_chars // 2`` characters (``None``: never). Some TextArena parsers
+            take time quadratic in the answer's length (ConnectFour's regex, which starts
+            with ``.*``, needs seconds for 100k characters); start and end keep the move
+            wherever the game looks for it (some read the first bracketed move, some the last).
         env_kwargs: keyword arguments for the TextArena env, for names that clash with
             the ones above (TextArena's own ``max_turns``, say).
         **kwargs: further keyword arguments for the TextArena env (``num_rows=8``).
@@ -197,6 +202,7 @@ class TextArenaEnv(AECEnv):
         num_players: int | None = None,
         max_turns: int = 100,
         render_mode: str | None = None,
+        max_action_chars: int | None = 8_000,
         env_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -211,6 +217,10 @@ class TextArenaEnv(AECEnv):
             not isinstance(num_players, int) or isinstance(num_players, bool) or num_players < 1
         ):
             raise ValueError(f"num_players must be a positive integer or None, got {num_players!r}")
+        if max_action_chars is not None and (
+            not isinstance(max_action_chars, int) or isinstance(max_action_chars, bool) or max_action_chars < 2
+        ):
+            raise ValueError(f"max_action_chars must be an integer >= 2 or None, got {max_action_chars!r}")
         ta = import_textarena()
         registry = _registry()
         if env_id not in registry:
@@ -219,6 +229,7 @@ class TextArenaEnv(AECEnv):
         self.env_id = env_id
         self.max_turns = max_turns
         self.render_mode = render_mode
+        self.max_action_chars = max_action_chars
         self.env_kwargs = {**(env_kwargs or {}), **kwargs}
         self.metadata = {**self.metadata, "name": f"textarena/{env_id}"}
 
@@ -259,7 +270,7 @@ class TextArenaEnv(AECEnv):
         valid = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         unknown = sorted(set(self.env_kwargs) - set(valid))
         if unknown:
-            ours = ["num_players", "max_turns", "render_mode", "env_kwargs"]
+            ours = ["num_players", "max_turns", "render_mode", "max_action_chars", "env_kwargs"]
             raise TypeError(
                 f"textarena/{self.env_id} got unknown keyword argument(s) {unknown}; "
                 f"valid for the TextArena env: {valid}, for the adapter: {ours}. "
@@ -429,9 +440,11 @@ class TextArenaEnv(AECEnv):
         errors_before = getattr(state, "error_count", 0)
         flagged_before = self._invalid_flags()
         crashed = False
+        limit = self.max_action_chars
+        sent = action if limit is None else _clip(action, limit)
         with self._globals.active():
             try:
-                self._chain.step(action)
+                self._chain.step(sent)
             except Exception:  # the game choked on the text: an invalid move, not the caller's error
                 crashed = not self._recover(player)
             self._sync()

@@ -377,16 +377,12 @@ def test_private_information_never_reaches_the_other_player() -> None:
         seen = [(template.state(state.observation(1)), state.information_state(1), state.observation(1))]
         for move in moves:
             play(state, move)
-            seen.append(
-                (template.state(state.observation(1)), state.information_state(1), state.observation(1))
-            )
+            seen.append((template.state(state.observation(1)), state.information_state(1), state.observation(1)))
         # same deal for player 1, same public moves: identical views whatever player 0 holds
         if reference is None:
             reference = seen
         assert seen == reference
-    assert template.state(dealt().observation(0)) != template.state(
-        dealt(val0=[6, 8, 12, 20, 32]).observation(0)
-    )
+    assert template.state(dealt().observation(0)) != template.state(dealt(val0=[6, 8, 12, 20, 32]).observation(0))
 
 
 def test_observation_fields_and_text() -> None:
@@ -472,32 +468,25 @@ def test_heuristic_never_accepts_a_losing_trade_and_beats_random() -> None:
         hero = f"player_{seed % 2}"
         agents = {hero: make_agent("fixed:heuristic", env, seed=0)}
         agents[f"player_{1 - seed % 2}"] = make_agent("random", env, seed=seed)
-        hero_changes: list[int] = []
+        steps: list[tuple[int, str]] = []  # (hero's value change when it moved, its answer)
 
         def answer(
-            agent: str,
-            obs: str,
-            info: dict,
-            agents: dict = agents,
-            hero: str = hero,
-            log: list = hero_changes,
+            agent: str, obs: str, info: dict, agents: dict = agents, hero: str = hero, steps: list = steps
         ) -> str:
             move = agents[agent].act([(obs, info)])[0]
             if agent == hero:
-                log.append(info[GAME_OBSERVATION]["value_change"])
-                log.append(move)
+                steps.append((info[GAME_OBSERVATION]["value_change"], move))
             return move
 
         final, _ = run_env(env, seed, answer)
         end_change = final[hero][1][METRICS]["value_change"]
-        changes = [c for c in hero_changes if isinstance(c, int)] + [end_change]
-        # its value never falls: it only accepts gains, and its own offers give a lower-valued unit
-        assert changes == sorted(changes), (seed, hero_changes)
-        for i, item in enumerate(hero_changes):
-            if item == "[accept]":
+        changes = [change for change, _ in steps] + [end_change]
+        # its value never falls: it accepts only gains, and its own offers give a lower-valued unit
+        assert changes == sorted(changes), (seed, steps)
+        for i, (change, move) in enumerate(steps):
+            if move == "[accept]":
                 accepts += 1
-                after = hero_changes[i + 1] if i + 1 < len(hero_changes) else end_change
-                assert after > hero_changes[i - 1]
+                assert changes[i + 1] > change  # only the accept happens before its next move
         rewards.append(final[hero][0])
         gains.append(end_change - final[hero][1][METRICS]["opponent_value_change"])
     assert accepts > 20

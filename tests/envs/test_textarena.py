@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,8 +13,8 @@ import pytest
 
 pytest.importorskip("textarena")
 
-import gym_reason  # noqa: E402
-from gym_reason.core import (  # noqa: E402
+import gym_reason
+from gym_reason.core import (
     ACTION_FORMAT,
     INVALID_ACTION,
     LEGAL_ACTIONS,
@@ -25,7 +26,7 @@ from gym_reason.core import (  # noqa: E402
     STATE_KEY,
     Outcome,
 )
-from gym_reason.envs.textarena import TextArenaEnv  # noqa: E402
+from gym_reason.envs.textarena import TextArenaEnv
 
 GARBAGE = [
     "",
@@ -90,6 +91,10 @@ def test_make_builds_a_game_env() -> None:
     obs, reward, terminated, truncated, info = env.last()
     assert "Tic Tac Toe" in obs and reward == 0.0 and not terminated and not truncated
     assert info[ROLE] == env.agent_selection
+    key = info[STATE_KEY]
+    hash(key)
+    env.step("[4]")
+    assert env.infos[env.agent_selection][STATE_KEY] != key
     assert "square brackets" in info[ACTION_FORMAT] and "\n" not in info[ACTION_FORMAT]
     # Every agent can be observed at any time, not only the one to move.
     other = "player_1" if env.agent_selection == "player_0" else "player_0"
@@ -166,12 +171,23 @@ def test_garbage_never_raises_and_episodes_end(env_id: str) -> None:
     for seed in range(3):
         rng = random.Random(seed)
         env.reset(seed=seed)
-        transcript = play(env, lambda agent, info, step: rng.choice([*GARBAGE, valid, valid]))
+        transcript = play(env, lambda agent, info, step, rng=rng: rng.choice([*GARBAGE, valid, valid]))
         finals = [t for t in transcript if t[3] or t[4]]
         assert len(finals) == 2
         assert sum(t[2] for t in finals) == 0.0
         for _, obs, *_ in transcript:
             assert len(obs) < 100_000, "a huge answer must not blow up the other player's prompt"
+
+
+def test_long_answers_are_read_quickly() -> None:
+    env = gym_reason.make("textarena/ConnectFour-v0")
+    env.reset(seed=0)
+    agent = env.agent_selection
+    start = time.perf_counter()
+    env.step("Let me think. " + "hmm " * 50_000 + "So my move is [col 3]")
+    assert time.perf_counter() - start < 2.0, "ConnectFour's regex is quadratic in the answer's length"
+    assert env.infos[agent][INVALID_ACTION] is False and env.infos[agent][PARSED_ACTION] == "col 3"
+    assert "characters omitted" in env.observe(env.agent_selection)
 
 
 def test_garbage_only_forfeits_the_first_player() -> None:

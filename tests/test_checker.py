@@ -1,0 +1,88 @@
+"""The checker passes every registered env and catches envs that break the contract."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import gym_reason
+from gym_reason.checker import check_env
+from gym_reason.envs.game_env import GameEnv
+from gym_reason.envs.games.kuhn_poker import KuhnPoker
+from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
+
+
+@pytest.mark.parametrize("env_id", [s.id for s in gym_reason.list_envs()])
+def test_every_registered_env_passes(env_id):
+    report = check_env(env_id)
+    assert report.ok, str(report)
+    assert len(report.results) >= 6
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"answer_format": "boxed"},
+        {"invalid_move": "spiral"},
+        {"num_hands": 3},
+        {"max_turns": 2},
+    ],
+)
+def test_kuhn_variants_pass(kwargs):
+    report = check_env("kuhn_poker", env_kwargs=kwargs)
+    assert report.ok, str(report)
+
+
+def _kuhn() -> GameEnv:
+    return GameEnv(KuhnPoker(), KuhnPokerTemplate())
+
+
+class _RaisesOnGarbage(GameEnv):
+    def step(self, action):
+        if isinstance(action, str) and not self._over and self.answer_format.extract(action) is None:
+            raise ValueError("cannot parse")
+        super().step(action)
+
+
+class _GlobalRandom(GameEnv):
+    """Deals from the global random module, as a peer library does."""
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=random.randrange(10**9))
+
+
+class _ForgetsCumulative(GameEnv):
+    def step(self, action):
+        super().step(action)
+        for a in self._cumulative_rewards:
+            self._cumulative_rewards[a] = 0.0
+
+
+class _NoStateKey(GameEnv):
+    def _select(self, player):
+        super()._select(player)
+        self.infos[self.agent_selection].pop("state_key")
+
+
+@pytest.mark.parametrize(
+    ("broken", "failing_check"),
+    [
+        (_RaisesOnGarbage, "garbage actions"),
+        (_GlobalRandom, "determinism"),
+        (_ForgetsCumulative, "api"),
+        (_NoStateKey, "api"),
+    ],
+)
+def test_checker_catches_broken_envs(broken, failing_check):
+    report = check_env(lambda: broken(KuhnPoker(), KuhnPokerTemplate()), episodes=10)
+    assert not report.ok
+    assert any(r.name.startswith(failing_check) for r in report.failures()), str(report)
+
+
+def test_check_env_reports_a_constructor_that_raises():
+    def boom():
+        raise RuntimeError("no")
+
+    report = check_env(boom)
+    assert not report.ok and report.results[0].name == "construct"
