@@ -429,6 +429,10 @@ def check_env(
 
         run("api (info keys, reward components, turn limit)", play_many_single)
 
+    game = getattr(env, "game", None)
+    if game is not None and hasattr(game, "new_initial_state"):
+        run("observation keys", lambda: _check_observation_keys(game, seed, 10 * episodes))
+
     def determinism() -> str:
         transcript = _transcript_multi if multi else _transcript_single
         limit = 10 * (max_turns or 1000)
@@ -482,6 +486,31 @@ def check_env(
         run("snapshot/restore", snapshots)
     env.close()
     return report
+
+
+def _check_observation_keys(game: Any, seed: int, episodes: int) -> str:
+    """Equal ``observation_key``s must give equal views: GameEnv memoises rendered text on them."""
+    from gym_reason.envs.games.base import resolve_chance
+
+    rng = random.Random(seed)
+    seen: dict[tuple[int, Any], dict[str, Any]] = {}
+    for _ in range(episodes):
+        state = game.new_initial_state()
+        resolve_chance(state, rng)
+        while True:
+            for player in range(game.num_players):
+                key = (player, state.observation_key(player))
+                view = state.observation(player)
+                first = seen.setdefault(key, view)
+                _expect(first == view, f"observation_key {key!r} was shared by two different views: {first} and {view}")
+            if state.is_terminal():
+                break
+            legal = state.legal_actions()
+            mover = state.current_player()
+            move = rng.choice(legal) if legal else game.random_move(state.observation(mover), rng)
+            state.apply(move)
+            resolve_chance(state, rng)
+    return f"{len(seen)} distinct (player, key) pairs, each with one view"
 
 
 def _continue(env: AECEnv, policy: Policy) -> list[Any]:

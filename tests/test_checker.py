@@ -9,7 +9,7 @@ import pytest
 import gym_reason
 from gym_reason.checker import check_env
 from gym_reason.envs.game_env import GameEnv
-from gym_reason.envs.games.kuhn_poker import KuhnPoker
+from gym_reason.envs.games.kuhn_poker import KuhnPoker, KuhnPokerState
 from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
 
 
@@ -86,3 +86,20 @@ def test_check_env_reports_a_constructor_that_raises():
 
     report = check_env(boom)
     assert not report.ok and report.results[0].name == "construct"
+
+
+class _ConstantKeyState(KuhnPokerState):
+    """Claims every position looks the same, so the env's memo would show stale text."""
+
+    def observation_key(self, player):
+        return "same"
+
+
+class _ConstantKeyKuhn(KuhnPoker):
+    def new_initial_state(self):
+        return _ConstantKeyState(self.num_hands)
+
+
+def test_checker_catches_observation_keys_that_hide_differences():
+    report = check_env(lambda: GameEnv(_ConstantKeyKuhn(), KuhnPokerTemplate()), episodes=5)
+    assert "observation keys" in [r.name for r in report.failures()], str(report)

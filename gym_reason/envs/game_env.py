@@ -36,11 +36,11 @@ from gym_reason.core import (
     text_space,
     to_charset,
 )
-from gym_reason.envs.games.base import Game, resolve_chance
+from gym_reason.envs.games.base import Game, State, resolve_chance
 from gym_reason.envs.templates import Template
 
 _QUOTE_LIMIT = 200  # characters of an invalid answer repeated back in an observation
-_MEMO_LIMIT = 100_000  # memoised views per env; cleared when full (games with huge state spaces gain nothing)
+_MEMO_LIMIT = 100_000  # memoised views (or legal-move sets) per env
 
 
 class GameEnv(AECEnv):
@@ -93,7 +93,8 @@ class GameEnv(AECEnv):
         example = self.answer_format.wrap("move")
         self._instruction = self.answer_format.instruction.format(example=example)
         self._rules = [template.rules(game, i) for i in range(game.num_players)]
-        self._memo: dict[tuple[int, str], tuple[dict[str, Any], str, list[str] | None, str]] = {}
+        self._view_memo: dict[tuple[int, Any], tuple[dict[str, Any], str]] = {}
+        self._legal_memo: dict[tuple[str, ...], tuple[list[str], str]] = {}
         self._finite = game.finite_actions
         self._footer = self._instruction
         self._rng = random.Random()
@@ -172,37 +173,46 @@ class GameEnv(AECEnv):
         self._select(state.current_player())
 
     def _select(self, player: int) -> None:
-        """Make ``player`` the agent to act and give it a fresh info dict.
-
-        Everything derived from the player's view (the view, its text, the legal moves) is memoised on
-        ``(player, information_state)``: the rules contract says equal information states give equal views,
-        and games revisit the same few states millions of times in training.
-        """
+        """Make ``player`` the agent to act and give it a fresh info dict."""
         agent = self.possible_agents[player]
         self.agent_selection = agent
         state = self._state
-        key = (player, state.information_state(player))
-        hit = self._memo.get(key)
-        if hit is None:
-            view = state.observation(player)
-            if self._finite:
-                wrapped = [self.answer_format.wrap(m) for m in state.legal_actions()]
-                footer = f"Your legal moves: {', '.join(wrapped)}.\n{self._instruction}"
-            else:
-                wrapped, footer = None, self._instruction
-            hit = (view, f"{self._rules[player]}\n{self.template.state(view)}", wrapped, footer)
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[key] = hit
-        view, body, wrapped, footer = hit
+        view, body = self._view(state, player)
         self._bodies = {agent: body}
         self._obs_cache = {}
-        self._footer = footer
         info = self.infos[agent]
-        info[STATE_KEY] = key[1]
+        info[STATE_KEY] = state.information_state(player)
         info[GAME_OBSERVATION] = view
-        if wrapped is not None:
-            info[LEGAL_ACTIONS] = wrapped
+        if self._finite:
+            legal = tuple(state.legal_actions())
+            hit = self._legal_memo.get(legal)
+            if hit is None:
+                wrapped = [self.answer_format.wrap(m) for m in legal]
+                hit = (wrapped, f"Your legal moves: {', '.join(wrapped)}.\n{self._instruction}")
+                self._remember(self._legal_memo, legal, hit)
+            info[LEGAL_ACTIONS], self._footer = hit
+        else:
+            self._footer = self._instruction
+
+    def _view(self, state: State, player: int) -> tuple[dict[str, Any], str]:
+        """The player's view and its text (rules + state), memoised on ``State.observation_key``.
+
+        Games revisit the same few positions millions of times in training; the rules contract says equal
+        observation keys give equal views, and the checker verifies it.
+        """
+        key = (player, state.observation_key(player))
+        hit = self._view_memo.get(key)
+        if hit is None:
+            view = state.observation(player)
+            hit = (view, f"{self._rules[player]}\n{self.template.state(view)}")
+            self._remember(self._view_memo, key, hit)
+        return hit
+
+    @staticmethod
+    def _remember(memo: dict, key: Any, value: Any) -> None:
+        if len(memo) >= _MEMO_LIMIT:  # games with huge state spaces gain nothing from a memo; keep it bounded
+            memo.clear()
+        memo[key] = value
 
     def agent_iter(self, max_iter: int = 2**63) -> Iterator[str]:
         """The agent to act, until every agent is done (PettingZoo's ``agent_iter``, as a generator)."""
@@ -358,7 +368,7 @@ class GameEnv(AECEnv):
             raise RuntimeError("observe() called before reset(); call env.reset(seed=...) first")
         body = self._bodies.get(agent)
         if body is None:
-            body = f"{self._rules[player]}\n{self.template.state(state.observation(player))}"
+            body = self._view(state, player)[1]
         if self._over:
             footer = self._result_line(player)
         elif agent == self.agent_selection:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import random
+from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from gym_reason.core import normalize_move
@@ -65,6 +66,14 @@ class State(abc.ABC):
 
     @abc.abstractmethod
     def clone(self) -> State: ...
+
+    def observation_key(self, player: int) -> Hashable:
+        """A key that determines ``observation(player)``: equal keys must give equal views.
+
+        The env memoises rendered text on it. Defaults to :meth:`information_state`; override it when
+        a view shows more than that string says (cards revealed at a showdown, say).
+        """
+        return self.information_state(player)
 
     def chance_outcomes(self) -> list[tuple[str, float]]:
         """``(outcome, probability)`` pairs at a chance node."""

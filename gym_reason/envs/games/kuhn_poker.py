@@ -20,7 +20,9 @@ chips themselves, as OpenSpiel does. Chips are always reported as a metric.
 
 Information-state strings for a single hand are OpenSpiel's: the card digit
 (0 = J, 1 = Q, 2 = K) followed by the betting letters (``p`` = check/fold,
-``b`` = bet/call), e.g. ``"2pb"``.
+``b`` = bet/call), e.g. ``"2pb"``. In a match, the finished hands come first,
+``/``-separated, each as the cards shown (``??`` without a showdown) and its
+betting letters, then ``|`` and the current hand's string: ``"JKpbb/??bp|1p"``.
 """
 
 from __future__ import annotations
@@ -155,8 +157,13 @@ class KuhnPokerState(State):
         card = str(CARDS.index(self._cards[player])) if self._cards else ""
         if self._num_hands == 1:
             return card + self._history
-        past = "/".join(f"{h['cards'] or '??'}{h['winner']}{h['chips']}" for h in self._log)
+        past = "/".join(f"{h['cards'] or '??'}{''.join(_LETTER[m] for m in h['moves'])}" for h in self._log)
         return f"{past}|{card}{self._history}"
+
+    def observation_key(self, player: int) -> str:
+        # A finished hand's view shows both cards at a showdown, which the information state does not hold.
+        key = self.information_state(player)
+        return f"{key}|{self._cards}" if self._player == TERMINAL else key
 
     def clone(self) -> KuhnPokerState:
         other = KuhnPokerState.__new__(KuhnPokerState)
