@@ -19,6 +19,7 @@ from rich.table import Table
 
 import gym_reason
 from gym_reason import registry
+from gym_reason.agents.base import parse_value
 
 
 def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
@@ -28,19 +29,8 @@ def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise SystemExit(f"error: --env-arg {pair!r} must look like key=value (e.g. --env-arg num_hands=3)")
-        kwargs[key] = _literal(value)
+        kwargs[key] = parse_value(value)
     return kwargs
-
-
-def _literal(text: str) -> Any:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:

@@ -150,14 +150,21 @@ def _make_fixed(rest: str, env: Any, seed: int | None) -> Agent:
         key, sep, value = param.partition("=")
         if not sep:
             raise ValueError(f"fixed opponent parameter {param!r} must look like key=value (e.g. fixed:nash:alpha=0.2)")
-        kwargs[key] = _parse_value(value)
+        kwargs[key] = parse_value(value)
     try:
         return factory(answer_format=env.answer_format, seed=seed, **kwargs)
     except TypeError as exc:
         raise ValueError(f"bad parameters {kwargs} for fixed:{name}: {exc}") from None
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A command-line value: ``true``/``false``, an int, a float, or the text itself.
+
+    >>> parse_value("0.2"), parse_value("3"), parse_value("true"), parse_value("nash")
+    (0.2, 3, True, 'nash')
+    """
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     for cast in (int, float):
         try:
             return cast(text)

@@ -19,14 +19,11 @@ def _winner(board: str) -> str | None:
     return None
 
 
-@cache
-def _value(board: str, mark: str) -> int:
-    """Game value for ``mark`` to move on ``board``: win sooner is better (+10 - moves), lose later is better."""
+def _move_scores(board: str, mark: str) -> list[tuple[int, int]]:
+    """``(score, cell)`` for every empty cell: a win sooner scores higher (+10 - moves), a loss later less low."""
     other = "o" if mark == "x" else "x"
     empties = [i for i, c in enumerate(board) if c == "."]
-    if not empties:
-        return 0
-    best = -100
+    scored = []
     for i in empties:
         child = board[:i] + mark + board[i + 1 :]
         if _winner(child) == mark:
@@ -35,26 +32,21 @@ def _value(board: str, mark: str) -> int:
             score = 0
         else:
             score = -_value(child, other)
-        best = max(best, score)
-    return best
+        scored.append((score, i))
+    return scored
+
+
+@cache
+def _value(board: str, mark: str) -> int:
+    """Game value for ``mark`` to move on ``board`` (0 on a full board)."""
+    return max((score for score, _ in _move_scores(board, mark)), default=0)
 
 
 def best_moves(board: str, mark: str) -> list[str]:
     """All cells (as move strings) that keep the best game value for ``mark``."""
-    other = "o" if mark == "x" else "x"
-    scored = []
-    empties = [i for i, c in enumerate(board) if c == "."]
-    for i in empties:
-        child = board[:i] + mark + board[i + 1 :]
-        if _winner(child) == mark:
-            score = 10 - (9 - len(empties))
-        elif len(empties) == 1:
-            score = 0
-        else:
-            score = -_value(child, other)
-        scored.append((score, str(i)))
-    top = max(s for s, _ in scored)
-    return [m for s, m in scored if s == top]
+    scored = _move_scores(board, mark)
+    top = max(score for score, _ in scored)
+    return [str(cell) for score, cell in scored if score == top]
 
 
 class TicTacToeMinimax(ScriptedAgent):
