@@ -51,7 +51,7 @@ def test_add_your_own_environment_blocks_run_and_pass_the_checker(readme_envs):
     lo, hi = 1, 100
     for _ in range(8):
         guess = (lo + hi) // 2
-        obs, reward, terminated, truncated, info = task_env.step(f"I say [{guess}]")
+        obs, reward, terminated, _truncated, info = task_env.step(f"I say [{guess}]")
         if terminated:
             break
         lo, hi = (guess + 1, hi) if obs == "Higher." else (lo, guess - 1)
