@@ -76,12 +76,10 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
     from gym_reason.eval.arena import play_games
 
     try:
+        # Only options the user gave: envs outside gym-reason's games (textarena/...) take other arguments.
+        options = {"answer_format": args.answer_format, "invalid_move": args.invalid_move, "max_turns": args.max_turns}
         env = gym_reason.make(
-            args.game,
-            answer_format=args.answer_format,
-            invalid_move=args.invalid_move,
-            **({"max_turns": args.max_turns} if args.max_turns else {}),
-            **_parse_env_args(args.env_arg),
+            args.game, **{k: v for k, v in options.items() if v is not None}, **_parse_env_args(args.env_arg)
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SystemExit(f"error: {exc.args[0] if exc.args else exc}") from None
@@ -168,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--alternate-seats", action="store_true", help="rotate the seats from game to game")
     p.add_argument("--show", action="store_true", help="print every observation and answer")
-    p.add_argument("--answer-format", default="bracket", choices=["bracket", "boxed"])
-    p.add_argument("--invalid-move", default="default", choices=["default", "spiral"])
+    p.add_argument("--answer-format", choices=["bracket", "boxed"], help="default: bracket ([move])")
+    p.add_argument("--invalid-move", choices=["default", "spiral"], help="default: offender -1, other +1")
     p.add_argument("--max-turns", type=int, default=None)
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. num_hands=3")
     p.set_defaults(func=cmd_play)

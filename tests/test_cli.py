@@ -146,3 +146,16 @@ def test_third_party_plugin_appears_in_list_and_passes_check(plugin_path):
     assert out.returncode == 0, out.stderr
     # Without the plugin on the path the id is unknown.
     assert run("check", "thirdparty/RaceToTen-v0").returncode != 0
+
+
+def test_play_textarena_env_with_humans():
+    out = run("play", "--game", "textarena/ConnectFour-v0", "--players", "human,human", stdin="[col 3]\n" * 40)
+    assert out.returncode == 0, out.stderr
+    assert "ConnectFour" in out.stdout or "Connect" in out.stdout
+
+
+def test_play_boxed_format_and_spiral_rule():
+    out = run("play", "--game", "kuhn_poker", "--players", "human,random", "--answer-format", "boxed",
+              "--invalid-move", "spiral", stdin="no answer\n")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "\\boxed{check}" in out.stdout and "-1.500" in out.stdout
