@@ -38,6 +38,7 @@ import difflib
 import hashlib
 import importlib
 import inspect
+import math
 import random
 import re
 from collections.abc import Iterator
@@ -144,6 +145,24 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:half]} ...({len(text) - 2 * half} characters omitted)... {text[-half:]}"
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip(" *")]
+    return _clip(lines[0].rstrip("."), _REASON_LIMIT) if lines else ""
+
+
+def _as_number(value: Any, default: float) -> float:
+    """``value`` as a finite float, else ``default``.
+
+    Some TextArena games pass ``set_invalid_move`` its arguments in the wrong order, so a
+    reward can be the reason string.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return number if math.isfinite(number) else default
+
+
 def _result(r: float) -> str:
     return f"{'+' if r > 0 else ''}{r:g}"
 
@@ -236,8 +255,12 @@ class TextArenaEnv(AECEnv):
         # Game modules and constructors may draw randomness (word lists, puzzles): keep that
         # reproducible and away from the caller's generator.
         with _GlobalRandom(0).active():
-            self._check_env_kwargs(registry[env_id])
-            self._pristine = ta.make(env_id, **self.env_kwargs)
+            entry_point = self._entry_point(registry[env_id])
+            self._check_env_kwargs(entry_point)
+            try:
+                self._pristine = ta.make(env_id, **self.env_kwargs)
+            except Exception as exc:
+                raise self._build_error(exc) from exc
         try:
             copy.deepcopy(self._pristine)
             self._copyable = True
@@ -256,11 +279,26 @@ class TextArenaEnv(AECEnv):
         self._obs_wrappers: list[Any] = []
         self._obs_cache: dict[str, str] = {}
 
-    def _check_env_kwargs(self, spec: Any) -> None:
+    def _entry_point(self, spec: Any) -> Any:
         entry = spec.entry_point
-        if isinstance(entry, str):
-            module_name, _, attr = entry.partition(":")
-            entry = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(entry, str):
+            return entry
+        module_name, _, attr = entry.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except Exception as exc:
+            raise self._build_error(exc) from exc
+
+    def _build_error(self, exc: Exception) -> RuntimeError:
+        # Many TextArena games need more than TextArena installs (NLTK corpora, API keys,
+        # data files) or do not import on every Python version: say whose failure it is.
+        return RuntimeError(
+            f"TextArena could not build {self.env_id!r}: {type(exc).__name__}: {_first_line(exc)}. "
+            "This is TextArena's own failure (a missing dependency, data file or API key, "
+            "or a bug in that game), not gym-reason's."
+        )
+
+    def _check_env_kwargs(self, entry: Any) -> None:
         try:
             params = inspect.signature(entry).parameters
         except (TypeError, ValueError):
@@ -383,8 +421,12 @@ class TextArenaEnv(AECEnv):
                 self._views[pid] = self._render(pid, [self._clean(m) for m in messages])
 
     def _clean(self, message: Any) -> tuple[int, str, Any]:
-        sender, text, kind = message
-        limit = self.echo_limit if kind == self._ta.ObservationType.PLAYER_ACTION else self.message_limit
+        ta = self._ta
+        if isinstance(message, tuple) and len(message) == 3:
+            sender, text, kind = message
+        else:  # not TextArena's (sender, text, type) shape: show it as a game message
+            sender, text, kind = ta.GAME_ID, message, ta.ObservationType.GAME_MESSAGE
+        limit = self.echo_limit if kind == ta.ObservationType.PLAYER_ACTION else self.message_limit
         return sender, _clip(to_charset(str(text)), limit), kind
 
     def _render(self, pid: int, messages: list[tuple[int, str, Any]]) -> str:
@@ -442,9 +484,11 @@ class TextArenaEnv(AECEnv):
         crashed = False
         limit = self.max_action_chars
         sent = action if limit is None else _clip(action, limit)
-        with self._globals.active():
+        with self._globals.active(), self._no_spin(player):
             try:
                 self._chain.step(sent)
+            except TimeoutError:
+                raise  # the caller's own time limit (an alarm handler), never the game's parser
             except Exception:  # the game choked on the text: an invalid move, not the caller's error
                 crashed = not self._recover(player)
             self._sync()
@@ -465,6 +509,27 @@ class TextArenaEnv(AECEnv):
         cumulative = self._cumulative_rewards
         for a, r in rewards.items():
             cumulative[a] += r
+
+    @contextmanager
+    def _no_spin(self, player: int) -> Iterator[None]:
+        """Keep the last player standing from being eliminated during this step.
+
+        ``FFAMultiPlayerState.step`` looks for the next player not eliminated and loops
+        forever when there is none; games that do not end when all but one player are
+        eliminated (PublicGoodsGame) reach that loop when the last one errs too. Here that
+        player only gets TextArena's warning instead, until the game or the turn limit ends.
+        """
+        state = self._raw.state
+        others = set(range(self.num_players)) - {player}
+        if not (isinstance(state, self._ta.FFAMultiPlayerState) and others <= set(state.elimination_order)):
+            yield
+            return
+        allowance = state.error_allowance
+        state.error_allowance = state.error_count + 1
+        try:
+            yield
+        finally:
+            state.error_allowance = allowance
 
     def _invalid_flags(self) -> set[int]:
         game_info = getattr(self._raw.state, "game_info", None) or {}
@@ -491,12 +556,13 @@ class TextArenaEnv(AECEnv):
         flagged = self._invalid_flags()
         for a in self.agents:
             pid = self._index[a]
-            reward = float(returns.get(pid, 0.0))
+            # A garbled reward only comes from the invalid-move path: score it as the offender's loss.
+            reward = _as_number(returns.get(pid, 0.0), -1.0 if pid in flagged else 0.0)
             record = game_info.get(pid) if isinstance(game_info.get(pid), dict) else {}
             outcome = Outcome.FORFEIT if pid in flagged and reward <= 0 else _outcome(reward)
             reason = _clip(str(record.get("reason") or "").strip(), _REASON_LIMIT)
             line = f"The game is over{': ' + reason if reason else '.'} Your result: {_result(reward)}."
-            metrics = {"turn_count": float(record.get("turn_count", 0) or 0)}
+            metrics = {"turn_count": _as_number(record.get("turn_count"), 0.0)}
             self._finish(a, reward, outcome, {"game": reward}, line, metrics, record)
             self.terminations[a] = True
 

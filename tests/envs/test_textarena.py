@@ -280,6 +280,26 @@ def test_more_players() -> None:
     assert {t[0] for t in transcript} == set(env.possible_agents)
 
 
+def test_last_player_standing_does_not_hang_textarena() -> None:
+    # PublicGoodsGame does not end when all but one player are eliminated, and TextArena's
+    # FFA state then loops forever looking for a player still in the game.
+    env = gym_reason.make("textarena/PublicGoodsGame-v0", max_turns=30)
+    env.reset(seed=0)
+    transcript = play(env, scripted(["{hi}"] * 6 + ["[bet]", "[bet]", "[1]"] + ["[bet]"] * 30))
+    assert [t[0] for t in transcript[9:12]] == ["player_1"] * 3  # player_1 is the last one standing
+    assert all(t[4] for t in transcript[-2:]), "the turn limit ends the episode"
+
+
+def test_garbled_textarena_rewards_are_scored_as_forfeits() -> None:
+    # ThreeCardMonte passes set_invalid_move (reward, reason) in the wrong order: the reward is a string.
+    env = gym_reason.make("textarena/ThreeCardMonte-v0")
+    assert env.possible_agents == ["player_0"]  # single-player TextArena games have one agent
+    env.reset(seed=0)
+    env.step("no idea")
+    env.step("still no idea")
+    assert env.rewards == {"player_0": -1.0} and env.infos["player_0"][OUTCOME] is Outcome.FORFEIT
+
+
 def test_api_misuse_raises_clear_errors() -> None:
     env = gym_reason.make("textarena/TicTacToe-v0")
     with pytest.raises(RuntimeError, match="before reset"):
