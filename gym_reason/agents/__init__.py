@@ -10,6 +10,7 @@ from gym_reason.agents.base import (
     make_agent,
     register_agent_backend,
     register_fixed_agent,
+    strongest_fixed_agent,
 )
 from gym_reason.agents.human import HumanAgent
 from gym_reason.agents.random_agent import RandomAgent
@@ -25,4 +26,5 @@ __all__ = [
     "make_agent",
     "register_agent_backend",
     "register_fixed_agent",
+    "strongest_fixed_agent",
 ]

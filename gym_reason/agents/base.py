@@ -83,12 +83,28 @@ def _sample(probs: dict[str, float], rng: random.Random) -> str:
 FIXED_AGENTS: dict[str, dict[str, Callable[..., Agent]]] = {}
 
 
-def register_fixed_agent(game: str, name: str, factory: Callable[..., Agent]) -> None:
-    """Make ``fixed:<name>`` available for envs of ``game`` (a :attr:`Game.name`)."""
+STRONGEST_FIXED: dict[str, str] = {}
+"""Game name -> the fixed opponent that training evaluates against by default."""
+
+
+def register_fixed_agent(game: str, name: str, factory: Callable[..., Agent], *, strongest: bool = False) -> None:
+    """Make ``fixed:<name>`` available for envs of ``game`` (a :attr:`Game.name`).
+
+    ``strongest=True`` marks it as the game's reference opponent for evaluation during training.
+    """
     table = FIXED_AGENTS.setdefault(game, {})
     if name in table:
         raise ValueError(f"fixed agent {name!r} is already registered for {game!r}")
     table[name] = factory
+    if strongest:
+        STRONGEST_FIXED[game] = name
+
+
+def strongest_fixed_agent(game: str) -> str | None:
+    """The spec (``fixed:<name>``) of the game's reference opponent, if it has one."""
+    _import_builtin_fixed_agents()
+    name = STRONGEST_FIXED.get(game)
+    return f"fixed:{name}" if name else None
 
 
 def fixed_agent_names(game: str) -> list[str]:

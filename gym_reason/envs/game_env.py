@@ -172,6 +172,18 @@ class GameEnv(AECEnv):
         self._state = state
         self._select(state.current_player())
 
+    def set_state(self, state: State) -> None:
+        """Start an episode at ``state``, a decision node of this env's game, so ``last()`` shows what
+        the player to move there would see (for exact analysis of text policies, e.g. exploitability)."""
+        player = state.current_player()
+        if state.is_terminal() or not 0 <= player < self.game.num_players:
+            raise ValueError(
+                f"set_state needs a state where a player is to move; player {player} is to move in {state}"
+            )
+        self.reset()
+        self._state = state.clone()
+        self._select(player)
+
     def _select(self, player: int) -> None:
         """Make ``player`` the agent to act and give it a fresh info dict."""
         agent = self.possible_agents[player]

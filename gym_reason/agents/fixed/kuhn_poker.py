@@ -69,6 +69,6 @@ class KuhnAlwaysCheck(ScriptedAgent):
         return {"fold": 1.0} if _situation(view) == "facing_bet" else {"check": 1.0}
 
 
-register_fixed_agent(GAME, "nash", KuhnNash)
+register_fixed_agent(GAME, "nash", KuhnNash, strongest=True)
 register_fixed_agent(GAME, "always_bet", KuhnAlwaysBet)
 register_fixed_agent(GAME, "always_check", KuhnAlwaysCheck)

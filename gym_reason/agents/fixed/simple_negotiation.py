@@ -48,4 +48,4 @@ class NegotiationHeuristic(ScriptedAgent):
         return "talk: I have no trade to propose."
 
 
-register_fixed_agent(GAME, "heuristic", NegotiationHeuristic)
+register_fixed_agent(GAME, "heuristic", NegotiationHeuristic, strongest=True)

@@ -79,5 +79,5 @@ class TicTacToeOnePly(ScriptedAgent):
         return dict.fromkeys((str(i) for i in pool), 1 / len(pool))
 
 
-register_fixed_agent(GAME, "minimax", TicTacToeMinimax)
+register_fixed_agent(GAME, "minimax", TicTacToeMinimax, strongest=True)
 register_fixed_agent(GAME, "heuristic", TicTacToeOnePly)

@@ -104,6 +104,12 @@ class Game(abc.ABC):
     finite_actions: ClassVar[bool] = True
     """Whether ``legal_actions()`` lists every legal move."""
 
+    @property
+    def exact_analysis(self) -> bool:
+        """Whether the game tree is small enough to walk in full in well under a second
+        (exact exploitability during training; see :mod:`gym_reason.eval.exploitability`)."""
+        return False
+
     @abc.abstractmethod
     def new_initial_state(self) -> State:
         """The start of a game, before any chance outcome."""

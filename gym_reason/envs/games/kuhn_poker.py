@@ -197,3 +197,7 @@ class KuhnPoker(Game):
     @property
     def max_game_length(self) -> int:
         return 3 * self.num_hands
+
+    @property
+    def exact_analysis(self) -> bool:
+        return self.num_hands == 1  # 12 information states; a match's tree grows 30-fold per hand

@@ -1,0 +1,1 @@
+"""Self-play training: config, models and decoding, batched rollouts, advantages, losses, the loop."""

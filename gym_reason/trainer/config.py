@@ -1,0 +1,209 @@
+"""The one self-play config: a pydantic model, loaded from YAML, every field overridable by a CLI flag.
+
+>>> config = load_config(overrides={"games": "kuhn_poker,tic_tac_toe", "lr": "3e-4"})
+>>> config.games, config.lr
+(['kuhn_poker', 'tic_tac_toe'], 0.0003)
+>>> load_config(overrides={"learning_rate": 1})
+Traceback (most recent call last):
+...
+gym_reason.trainer.config.ConfigError: unknown config key 'learning_rate'. Did you mean 'lr'? Valid keys: ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A bad config file, key or value; the message names it and the valid choices."""
+
+
+class SelfPlayConfig(BaseModel):
+    """Everything a self-play run needs. Field docs are the ``--help`` of ``gym-reason selfplay``."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # what to play
+    games: list[str] = Field(
+        ["kuhn_poker"], description="env ids or aliases, trained together (e.g. kuhn_poker,tic_tac_toe)"
+    )
+    env_args: dict[str, dict[str, Any]] = Field(
+        {}, description="keyword arguments per env, e.g. {kuhn_poker: {num_hands: 3}}"
+    )
+    opponents: list[str] = Field(
+        [], description="fixed-opponent specs mixed into training (e.g. random,fixed:nash); empty = pure self-play"
+    )
+    opponent_fraction: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of training games where one seat is a fixed opponent"
+    )
+
+    # model and decoding
+    model: str | None = Field(
+        None, description="path to a local transformers causal LM; empty = the tiny built-in model"
+    )
+    gguf_file: str | None = Field(
+        None, description="GGUF file name inside --model's directory (transformers gguf_file=)"
+    )
+    lora: bool = Field(False, description="train LoRA adapters (peft) instead of all weights")
+    lora_rank: int = Field(8, ge=1, description="LoRA rank")
+    tiny_layers: int = Field(2, ge=1, description="tiny model: transformer layers")
+    tiny_dim: int = Field(64, ge=8, description="tiny model: hidden size")
+    tiny_heads: int = Field(4, ge=1, description="tiny model: attention heads")
+    prompt: Literal["auto", "state", "observation"] = Field(
+        "auto",
+        description="prompt layout: 'state' (env|role|information-state key), 'observation' (the env's text); auto = state for the tiny model",
+    )
+    constrained: bool | None = Field(
+        None, description="decode over the legal answers; default: on for the tiny model, off for --model"
+    )
+    max_new_tokens: int = Field(256, ge=1, description="token budget of a free-form answer (thinking included)")
+    context: int = Field(2048, ge=16, description="most prompt tokens kept (the tail)")
+    temperature: float = Field(1.0, gt=0.0, description="sampling temperature")
+    system_prompt: str | None = Field(None, description="system message for chat models")
+
+    # optimisation
+    steps: int = Field(400, ge=1, description="policy updates")
+    games_per_step: int = Field(128, ge=1, description="episodes played per update (split over the games)")
+    lr: float = Field(1e-3, gt=0.0, description="AdamW learning rate")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
+    max_grad_norm: float = Field(1.0, gt=0.0, description="gradient clipping")
+    ppo_epochs: int = Field(2, ge=1, description="passes over each batch")
+    minibatches: int = Field(1, ge=1, description="minibatches per pass")
+    clip: float | None = Field(0.2, gt=0.0, description="PPO ratio clip; null = no clipping (REINFORCE)")
+    advantage: Literal["rae", "grpo", "none"] = Field(
+        "rae", description="rae (one EMA baseline per env and role), grpo (group normalisation), none (REINFORCE)"
+    )
+    rae_decay: float = Field(0.95, ge=0.0, lt=1.0, description="RAE baseline EMA decay")
+    returns: Literal["episode", "turn"] = Field(
+        "episode",
+        description="episode: every turn gets the final return; turn: discounted reward-to-go with process rewards",
+    )
+    gamma: float = Field(1.0, ge=0.0, le=1.0, description="discount of turn returns")
+    reward_weights: dict[str, float] = Field(
+        {}, description="weight per reward component (process rewards); unnamed components keep weight 1"
+    )
+    entropy_coef: float = Field(
+        0.05, ge=0.0, description="entropy bonus at decision tokens (keeps self-play from cycling)"
+    )
+    kl_coef: float = Field(0.0, ge=0.0, description="KL penalty toward the magnet policy")
+    magnet_rate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="magnet update: magnet <- (1-rate) magnet + rate policy per step; 0 = fixed initial policy",
+    )
+
+    # evaluation, logging, checkpoints
+    eval_every: int = Field(25, ge=0, description="evaluate every N steps (0 = only at the end)")
+    eval_games: int = Field(256, ge=2, description="games per fixed opponent at each evaluation (seats alternate)")
+    eval_opponents: list[str] | None = Field(
+        None, description="opponent specs for evaluation; default: random and the game's strongest fixed opponent"
+    )
+    checkpoint_every: int = Field(50, ge=1, description="checkpoint every N steps (and on Ctrl-C, and at the end)")
+    keep_checkpoints: int = Field(2, ge=1, description="most recent step checkpoints kept")
+    seed: int = Field(0, description="seeds everything: model init, games, sampling")
+    device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, auto")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's)")
+    run_dir: str = Field("runs", description="folder holding run folders")
+    run_name: str | None = Field(None, description="run folder name; default: <games>-<date>-<time>")
+    time_limit: float | None = Field(
+        None, gt=0.0, description="stop (with a checkpoint) after this many seconds of training"
+    )
+    wandb: bool = Field(False, description="also log to Weights & Biases (offline unless WANDB_MODE says otherwise)")
+    wandb_project: str = Field("gym-reason", description="wandb project")
+    progress: bool = Field(True, description="show the live progress bar")
+
+    @field_validator("games")
+    @classmethod
+    def _some_games(cls, games: list[str]) -> list[str]:
+        if not games:
+            raise ValueError("games must name at least one env, e.g. kuhn_poker")
+        return games
+
+    def tiny(self) -> bool:
+        return self.model is None
+
+    def prompt_layout(self) -> str:
+        return ("state" if self.tiny() else "observation") if self.prompt == "auto" else self.prompt
+
+    def decode_constrained(self) -> bool:
+        return self.tiny() if self.constrained is None else self.constrained
+
+
+FIELDS = SelfPlayConfig.model_fields
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> SelfPlayConfig:
+    """The YAML file at ``path`` (if any) with ``overrides`` on top; strings are parsed per field type."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist; shipped configs: {shipped_configs()}")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {error}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                f"config file {str(path)!r} must hold a mapping of keys to values, got {type(loaded).__name__}"
+            )
+        data.update(loaded)
+    for key, value in (overrides or {}).items():
+        data[key] = parse_field(key, value) if isinstance(value, str) else value
+    _check_keys(data)
+    try:
+        return SelfPlayConfig(**data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})" for e in error.errors()
+        )
+        raise ConfigError(f"invalid config: {problems}") from None
+
+
+def _check_keys(data: dict[str, Any]) -> None:
+    for key in data:
+        if key not in FIELDS:
+            close = difflib.get_close_matches(key, list(FIELDS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(FIELDS)}")
+
+
+def parse_field(key: str, text: str) -> Any:
+    """Parse a CLI string for field ``key``: lists are comma-separated, dicts are JSON/YAML, ``null`` is None."""
+    _check_keys({key: None})
+    annotation = FIELDS[key].annotation
+    kinds = {typing.get_origin(a) or a for a in (typing.get_args(annotation) or (annotation,))}
+    if text.strip().lower() in ("null", "none", "") and type(None) in kinds | {typing.get_origin(annotation)}:
+        return None
+    if list in kinds or typing.get_origin(annotation) is list:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if dict in kinds or typing.get_origin(annotation) is dict:
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--{key.replace('_', '-')} takes a JSON/YAML mapping, got {text!r}: {error}") from None
+    if bool in kinds:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"--{key.replace('_', '-')} takes true or false, got {text!r}")
+    return text  # pydantic converts numbers and validates literals
+
+
+def shipped_configs() -> list[str]:
+    root = Path(__file__).resolve().parents[2] / "configs"
+    return sorted(str(p.relative_to(root.parent)) for p in root.glob("*.yaml")) if root.is_dir() else []
+
+
+def save_config(config: SelfPlayConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False))

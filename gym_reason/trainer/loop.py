@@ -1,0 +1,488 @@
+"""The self-play training loop, top to bottom: rollout -> returns -> advantages -> PPO update -> eval/log/checkpoint.
+
+Every step's randomness (game seeds, sampling, opponents, minibatch order) is derived
+from ``(config.seed, step)``, so a run resumed from a checkpoint (model, optimizer,
+RAE baselines, magnet) repeats the metrics of an uninterrupted one on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import gym_reason
+from gym_reason.agents import make_agent, strongest_fixed_agent
+from gym_reason.registry import resolve_id
+from gym_reason.trainer import advantages as adv
+from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
+from gym_reason.trainer.evaluate import match_against, policy_exploitability, supports_exploitability
+from gym_reason.trainer.loss import clipped_policy_loss, kl_to_reference
+from gym_reason.trainer.models import LMPolicy, build_policy
+from gym_reason.trainer.rollout import Episode, EpisodeRequest, Turn, play_episodes
+
+CHECKPOINTS = "checkpoints"
+STATE_FILE = "trainer_state.pt"
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_dir: Path
+    checkpoint: Path
+    step: int
+    metrics: dict[str, Any]
+    interrupted: bool = False
+
+
+class _Stop(Exception):
+    """Raised from the signal handler so the loop checkpoints before exiting."""
+
+
+def _seed(*parts: int) -> int:
+    """A 63-bit seed from integers (stable across processes, unlike ``hash``)."""
+    value = 0x9E3779B97F4A7C15
+    for part in parts:
+        value = (value ^ (part & 0xFFFFFFFFFFFFFFFF)) * 0x100000001B3 & 0xFFFFFFFFFFFFFFFF
+    return value >> 1
+
+
+class Trainer:
+    """State of one run. :func:`train` is the loop; this holds what it checkpoints."""
+
+    def __init__(self, config: SelfPlayConfig, run_dir: Path) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+        )
+        self.env_ids = [resolve_id(g) for g in config.games]
+        self.env_args = {resolve_id(k): v for k, v in config.env_args.items()}
+        unknown = set(self.env_args) - set(self.env_ids)
+        if unknown:
+            raise ValueError(f"env_args names env(s) {sorted(unknown)} that are not in games {config.games}")
+        self.policy: LMPolicy = build_policy(config, self.device)
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.policy.model.parameters() if p.requires_grad],
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+        )
+        self.magnet = None
+        if config.kl_coef > 0:
+            self.magnet = copy.deepcopy(self.policy.model).eval()
+            for p in self.magnet.parameters():
+                p.requires_grad_(False)
+        self.baselines: dict[tuple[str, str], float] = {}
+        self.step = 0
+        self.pools: dict[str, list[Any]] = defaultdict(list)
+        self.eval_envs = {env_id: self.make_env(env_id) for env_id in self.env_ids}
+
+    def make_env(self, env_id: str) -> Any:
+        return gym_reason.make(env_id, **self.env_args.get(env_id, {}))
+
+    # --- checkpoints -----------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.policy.save(tmp)
+        torch.save(
+            {
+                "step": self.step,
+                "optimizer": self.optimizer.state_dict(),
+                "baselines": self.baselines,
+                "magnet": None if self.magnet is None else self.magnet.state_dict(),
+            },
+            tmp / STATE_FILE,
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+        tmp.rename(directory)  # a checkpoint is complete or absent, even after kill -9
+
+    def load(self, directory: Path) -> None:
+        from safetensors.torch import load_file
+
+        if self.policy.source.get("lora"):
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(
+                self.policy.model, load_file(str(directory / "adapter" / "adapter_model.safetensors"))
+            )
+        else:  # strict=False: tied output embeddings are saved once
+            self.policy.model.load_state_dict(load_file(str(directory / "model.safetensors")), strict=False)
+        state = torch.load(directory / STATE_FILE, map_location=self.device, weights_only=False)
+        self.step = int(state["step"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.baselines = dict(state["baselines"])
+        if self.magnet is not None and state.get("magnet") is not None:
+            self.magnet.load_state_dict(state["magnet"])
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    folder = run_dir / CHECKPOINTS
+    found = (
+        sorted(p for p in folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
+        if folder.is_dir()
+        else []
+    )
+    return found[-1] if found else None
+
+
+# --- one step ------------------------------------------------------------------------------------
+def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
+    """This step's episodes: ``games_per_step`` split over the envs, some seats given to fixed opponents."""
+    config = trainer.config
+    rng = random.Random(_seed(config.seed, step, 1))
+    requests = []
+    opponents: dict[tuple[str, str], Any] = {}
+    n_envs = len(trainer.env_ids)
+    for e, env_id in enumerate(trainer.env_ids):
+        count = config.games_per_step // n_envs + (1 if e < config.games_per_step % n_envs else 0)
+        pool = trainer.pools[env_id]
+        while len(pool) < count:
+            pool.append(trainer.make_env(env_id))
+        for g in range(count):
+            env = pool[g]
+            seats: dict[str, Any] = {}
+            specs: dict[str, str] = {}
+            if config.opponents and rng.random() < config.opponent_fraction:
+                spec = rng.choice(config.opponents)
+                agents = getattr(env, "possible_agents", ["agent"])
+                seat = agents[g % len(agents)]
+                if (env_id, spec) not in opponents:
+                    opponents[env_id, spec] = make_agent(spec, env, seed=_seed(config.seed, step, 2, e) % 2**31)
+                seats[seat] = opponents[env_id, spec]
+                specs[seat] = spec
+            requests.append(
+                EpisodeRequest(
+                    env_id, env, seed=_seed(config.seed, step, 3, e, g) % 2**31, seats=seats, opponent_specs=specs
+                )
+            )
+    return requests
+
+
+def assign_advantages(trainer: Trainer, episodes: list[Episode]) -> list[Turn]:
+    """Returns per turn, then advantages by the configured estimator; turns with zero advantage are dropped."""
+    config = trainer.config
+    turns: list[Turn] = []
+    returns: list[float] = []
+    for episode in episodes:
+        by_agent: dict[str, list[Turn]] = defaultdict(list)
+        for turn in episode.turns:
+            by_agent[turn.role].append(turn)
+        for agent_turns in by_agent.values():
+            rewards = [adv.process_reward(t.components, t.reward, config.reward_weights) for t in agent_turns]
+            if config.returns == "turn":
+                values = adv.turn_returns(rewards, config.gamma)
+            else:
+                values = adv.episode_returns(rewards)
+            turns.extend(agent_turns)
+            returns.extend(values)
+    keys = [(t.env_id, t.role) for t in turns]
+    if config.advantage == "rae":
+        values, trainer.baselines = adv.role_conditioned_advantages(keys, returns, trainer.baselines, config.rae_decay)
+    elif config.advantage == "grpo":
+        values = adv.group_normalized_advantages(keys, returns)
+    else:
+        values = adv.no_baseline(returns)
+    kept = []
+    for turn, value in zip(turns, values, strict=True):
+        turn.advantage = value
+        if value != 0.0 and turn.completion.decisions:
+            kept.append(turn)
+    return kept
+
+
+def update(trainer: Trainer, turns: list[Turn], step: int) -> dict[str, float]:
+    """PPO-clip epochs over minibatches of turns: policy loss - entropy bonus + KL to the magnet."""
+    config = trainer.config
+    policy = trainer.policy
+    model = policy.model
+    model.train()
+    stats: dict[str, list[float]] = defaultdict(list)
+    if not turns:
+        return {}
+    rng = random.Random(_seed(config.seed, step, 4))
+    size = math.ceil(len(turns) / config.minibatches)
+    normalizer = float(max(size, 1))
+    for _ in range(config.ppo_epochs):
+        order = list(range(len(turns)))
+        rng.shuffle(order)
+        for start in range(0, len(order), size):
+            batch = [turns[i] for i in order[start : start + size]]
+            completions = [t.completion for t in batch]
+            scores = policy.score(completions)
+            owner = scores.owner
+            old = torch.tensor([lp for c in completions for lp in c.logprobs], device=owner.device)
+            advantage = torch.tensor([t.advantage for t in batch], device=owner.device)[owner]
+            loss, info = clipped_policy_loss(scores.logprobs, old, advantage, clip=config.clip, normalizer=normalizer)
+            entropy = scores.entropies.sum() / normalizer
+            total = loss - config.entropy_coef * entropy
+            if trainer.magnet is not None:
+                with torch.no_grad():
+                    reference = policy.score(completions, model=trainer.magnet)
+                kl = kl_to_reference(scores.distributions, reference.distributions, scores.valid).sum() / normalizer
+                total = total + config.kl_coef * kl
+                stats["kl_magnet"].append(kl.item())
+            trainer.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                [p for p in model.parameters() if p.requires_grad], config.max_grad_norm
+            )
+            trainer.optimizer.step()
+            stats["loss"].append(loss.item())
+            stats["entropy"].append(float(scores.entropies.mean()))
+            stats["grad_norm"].append(float(grad_norm))
+            stats["clip_fraction"].append(info["clip_fraction"])
+            stats["approx_kl"].append(info["approx_kl"])
+    model.eval()
+    if trainer.magnet is not None and config.magnet_rate > 0:
+        with torch.no_grad():
+            for m, p in zip(trainer.magnet.parameters(), model.parameters(), strict=True):
+                m.lerp_(p, config.magnet_rate)
+    return {k: sum(v) / len(v) for k, v in stats.items()}
+
+
+def rollout_metrics(episodes: list[Episode], elapsed: float) -> dict[str, float]:
+    played = [e for e in episodes if e.error is None]
+    turns = [t for e in played for t in e.turns]
+    tokens = sum(len(t.completion.prompt_ids) + len(t.completion.completion_ids) for t in turns)
+    metrics: dict[str, float] = {
+        "games": float(len(played)),
+        "failed_games": float(len(episodes) - len(played)),
+        "games_per_s": len(episodes) / max(elapsed, 1e-9),
+        "tokens_per_s": tokens / max(elapsed, 1e-9),
+        "invalid_rate": sum(t.invalid for t in turns) / max(len(turns), 1),
+        "turns_per_game": sum(e.moves for e in played) / max(len(played), 1),
+    }
+    by_role: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for episode in played:
+        for agent in episode.policy_agents():
+            by_role[episode.env_id.rpartition("/")[2], agent].append(episode.returns[agent])
+    for (env, role), values in sorted(by_role.items()):
+        metrics[f"return/{env}/{role}"] = sum(values) / len(values)
+    return metrics
+
+
+def evaluate(trainer: Trainer, step: int) -> dict[str, float]:
+    """Matches against random and each game's strongest fixed opponent; exploitability where exact."""
+    config = trainer.config
+    policy = trainer.policy
+    metrics: dict[str, float] = {}
+    generator = torch.Generator().manual_seed(_seed(config.seed, step, 5))
+    for e, env_id in enumerate(trainer.env_ids):
+        env = trainer.eval_envs[env_id]
+        name = env_id.rpartition("/")[2]
+        game = getattr(env, "game", None)
+        opponents = config.eval_opponents
+        if opponents is None:
+            opponents = ["random"]
+            strongest = strongest_fixed_agent(game.name) if game is not None else None
+            if strongest:
+                opponents.append(strongest)
+        for o, opponent in enumerate(opponents):
+            result = match_against(
+                policy,
+                env_id,
+                lambda env_id=env_id: trainer.make_env(env_id),
+                opponent,
+                config.eval_games,
+                seed=_seed(config.seed, 7, e, o) % 2**31,  # the same games at every evaluation
+                generator=generator,
+            )
+            for key in ("win_rate", "mean_reward", "invalid_rate"):
+                metrics[f"eval/{name}/{opponent}/{key}"] = result[key]
+        if supports_exploitability(env):
+            metrics[f"eval/{name}/exploitability"] = policy_exploitability(policy, env_id, env)
+    return metrics
+
+
+# --- the loop -----------------------------------------------------------------------------------
+def train(
+    config: SelfPlayConfig,
+    *,
+    resume: str | Path | None = None,
+    on_step: Callable[[int, dict[str, Any]], None] | None = None,
+) -> RunResult:
+    """Run self-play training; resumable; returns where the final checkpoint is.
+
+    ``on_step(step, metrics)`` is called after every step (the CLI's progress bar uses it).
+    """
+    if resume is not None:
+        run_dir = Path(resume)
+    else:
+        name = config.run_name or "{}-{}".format(
+            "+".join(g.rpartition("/")[2] for g in config.games), datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        )
+        run_dir = Path(config.run_dir) / name
+        if (run_dir / CHECKPOINTS).exists():
+            raise FileExistsError(
+                f"run folder {str(run_dir)!r} already has checkpoints; pass --resume {run_dir} to continue it, or another --run-name"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+    torch.manual_seed(config.seed)
+    trainer = Trainer(config, run_dir)
+    checkpoint = latest_checkpoint(run_dir) if resume is not None else None
+    if checkpoint is not None:
+        trainer.load(checkpoint)
+    metrics_path = run_dir / "metrics.jsonl"
+    _truncate_metrics(metrics_path, trainer.step)
+    wandb_run = _start_wandb(config, run_dir) if config.wandb else None
+
+    interrupted = False
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    started = time.perf_counter()
+    last: dict[str, Any] = {}
+    try:
+        while trainer.step < config.steps:
+            step = trainer.step
+            t0 = time.perf_counter()
+            requests = plan_games(trainer, step)
+            generator = torch.Generator().manual_seed(_seed(config.seed, step, 6))
+            episodes = play_episodes(trainer.policy, requests, generator)
+            t_rollout = time.perf_counter() - t0
+            turns = assign_advantages(trainer, [e for e in episodes if e.error is None])
+            stats = update(trainer, turns, step)
+            trainer.step = step + 1
+            metrics: dict[str, Any] = {"step": trainer.step, **rollout_metrics(episodes, t_rollout), **stats}
+            metrics["trained_turns"] = len(turns)
+            for (env_id, role), value in sorted(trainer.baselines.items()):
+                metrics[f"baseline/{env_id.rpartition('/')[2]}/{role}"] = value
+            if (config.eval_every and trainer.step % config.eval_every == 0) or trainer.step == config.steps:
+                metrics.update(evaluate(trainer, trainer.step))
+            metrics["step_time"] = time.perf_counter() - t0
+            metrics["wall_time"] = time.perf_counter() - started
+            _append(metrics_path, metrics)
+            if wandb_run is not None:
+                wandb_run.log(metrics, step=trainer.step)
+            last = metrics
+            if on_step:
+                on_step(trainer.step, metrics)
+            if trainer.step % config.checkpoint_every == 0:
+                _checkpoint(trainer)
+            if config.time_limit and time.perf_counter() - started > config.time_limit:
+                break
+    except (_Stop, KeyboardInterrupt):
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    final = _checkpoint(trainer)
+    summary = _summary(trainer, last, interrupted)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _plot(metrics_path, run_dir)
+    if wandb_run is not None:
+        wandb_run.finish()
+    return RunResult(run_dir=run_dir, checkpoint=final, step=trainer.step, metrics=last, interrupted=interrupted)
+
+
+def resume_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) -> SelfPlayConfig:
+    """The config a run was started with, with ``overrides`` (e.g. more ``steps``) on top."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a run folder (no config.yaml); runs are folders under runs/")
+    return load_config(path, overrides)
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise _Stop(signum)
+
+
+def _checkpoint(trainer: Trainer) -> Path:
+    folder = trainer.run_dir / CHECKPOINTS
+    target = folder / f"step_{trainer.step:07d}"
+    if not target.exists():
+        trainer.save(target)
+    steps = sorted(p for p in folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
+    for old in steps[: -trainer.config.keep_checkpoints]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _append(path: Path, metrics: dict[str, Any]) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(metrics) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop lines logged after the checkpoint being resumed (they will be logged again)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by kill -9
+        if record.get("step", 0) <= step:
+            kept.append(line)
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def _summary(trainer: Trainer, last: dict[str, Any], interrupted: bool) -> dict[str, Any]:
+    evals = {k: v for k, v in last.items() if k.startswith("eval/")}
+    return {
+        "run_dir": str(trainer.run_dir),
+        "step": trainer.step,
+        "steps": trainer.config.steps,
+        "interrupted": interrupted,
+        "games": trainer.config.games,
+        "last_metrics": last,
+        "final_eval": evals,
+    }
+
+
+def _plot(metrics_path: Path, run_dir: Path) -> None:
+    """Exploitability (where defined) and eval win rates over steps, as ``curves.png``."""
+    if not metrics_path.exists():
+        return
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for record in records:
+        for key, value in record.items():
+            if key.startswith("eval/") and (key.endswith("exploitability") or key.endswith("win_rate")):
+                series[key].append((record["step"], value))
+    if not series:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for key, points in sorted(series.items()):
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=key.removeprefix("eval/"))
+    ax.set_xlabel("step")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(f"{run_dir.name}")
+    fig.tight_layout()
+    fig.savefig(run_dir / "curves.png", dpi=100)
+    plt.close(fig)
+
+
+def _start_wandb(config: SelfPlayConfig, run_dir: Path) -> Any:
+    try:
+        import wandb
+    except ImportError:
+        raise RuntimeError("--wandb needs the wandb package: pip install 'gym-reason[wandb]'") from None
+    os.environ.setdefault("WANDB_MODE", "offline")
+    return wandb.init(project=config.wandb_project, name=run_dir.name, dir=str(run_dir), config=config.model_dump())

@@ -1,0 +1,579 @@
+"""Language-model policies: the tiny built-in model, real causal LMs, and how they decode.
+
+A :class:`LMPolicy` wraps any transformers causal LM and its tokenizer. It turns an
+env's ``(observation, info)`` into a prompt, samples a completion for a whole batch
+at once, and later recomputes the completion's log-probabilities (with gradients)
+for the policy-gradient update. Two decoding modes:
+
+* **constrained** (the default of the tiny model): the completion is one of the
+  env's legal answers (``info["legal_actions"]``). The legal answers are tokenised
+  into a trie; at each position the next-token distribution is masked to the trie's
+  children and renormalised. Positions with a single child are forced and cost no
+  forward pass, so a Kuhn Poker decision (``[check]`` vs ``[bet]``) is one model
+  call and one sampled token. The recorded log-probability is that of the masked
+  distribution, which is exactly the distribution that was sampled. Scoring each
+  legal string by its unmasked log-probability instead is length-biased (a short
+  answer is many nats likelier at random init) and does not learn.
+* **free**: ordinary sampling of up to ``max_new_tokens`` tokens (``generate``),
+  stopping at the answer format's closing mark or EOS. Real LMs think, then answer.
+
+The tiny model is a 2-layer GPT-2 with a byte-level tokenizer, both built in code
+(no download), small enough to learn Kuhn Poker from scratch on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gym_reason.core import LEGAL_ACTIONS, ROLE, STATE_KEY, AnswerFormat
+
+PROMPT_LAYOUTS = ("state", "observation")
+"""How a prompt is built from a turn (see :meth:`LMPolicy.prompt`)."""
+
+POLICY_FILE = "gym_reason_policy.json"
+"""Decoding settings saved beside the model, so a checkpoint plays as it was trained."""
+
+
+@dataclasses.dataclass
+class Completion:
+    """One sampled answer.
+
+    ``decisions`` lists, for each position of ``completion_ids`` where the policy
+    chose among several tokens, ``(position, allowed token ids or None for the whole
+    vocabulary)``; ``logprobs`` holds the sampling log-probability at each of them.
+    Forced positions (one legal continuation) carry no decision and no gradient.
+    """
+
+    text: str
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    decisions: list[tuple[int, tuple[int, ...] | None]]
+    logprobs: list[float]
+
+
+@dataclasses.dataclass
+class Scores:
+    """Decisions scored under a model, flat over all decisions of a batch of completions, in order.
+
+    ``owner[k]`` is the index of the completion decision ``k`` belongs to; ``distributions``
+    holds each decision's full log-distribution over its allowed tokens (padded; ``valid``
+    marks the real entries, ``None`` when every decision ranges over the whole vocabulary).
+    """
+
+    logprobs: torch.Tensor
+    entropies: torch.Tensor
+    owner: torch.Tensor
+    distributions: torch.Tensor
+    valid: torch.Tensor | None
+
+
+def byte_tokenizer() -> Any:
+    """A byte-level tokenizer built in code: one token per UTF-8 byte plus ``<pad>``, ``<eos>``, ``<bos>``.
+
+    >>> tok = byte_tokenizer()
+    >>> ids = tok("[bet]", add_special_tokens=False)["input_ids"]
+    >>> len(ids), tok.decode(ids), len(tok)
+    (5, '[bet]', 259)
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    core = Tokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(alphabet)}, merges=[]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    core.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        eos_token="<eos>",
+        bos_token="<bos>",
+        clean_up_tokenization_spaces=False,
+    )
+    return tokenizer
+
+
+def tiny_model(tokenizer: Any, *, layers: int = 2, dim: int = 64, heads: int = 4, context: int = 256, seed: int = 0):
+    """A randomly initialised GPT-2 (``layers`` x ``dim``) for ``tokenizer``, built in code, dropout off."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    if dim % heads:
+        raise ValueError(f"tiny model dim ({dim}) must be a multiple of heads ({heads}); e.g. dim=64, heads=4")
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=context,
+        n_embd=dim,
+        n_layer=layers,
+        n_head=heads,
+        activation_function="gelu",  # torch's fused GELU; GPT-2's tanh form is several Python-level ops
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return GPT2LMHeadModel(config)
+
+
+class LMPolicy:
+    """A causal LM that plays text envs: prompt building, batched sampling, log-probabilities.
+
+    Args:
+        model, tokenizer: a transformers causal LM and its tokenizer.
+        layout: ``"observation"``: the env's text observation (with the model's chat
+            template when it has one); ``"state"``: ``env | role | information-state key``,
+            a compact prompt for models that cannot read English (the tiny model).
+        constrained: decode over the legal answers when the env lists them (free
+            sampling otherwise, and for envs that list none).
+        max_new_tokens: budget of a free completion.
+        context: the most prompt tokens kept (the tail; the newest state is at the end).
+        temperature: sampling temperature, used identically when log-probabilities are recomputed.
+        system_prompt: prepended as a system message when a chat template is used.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        layout: str = "observation",
+        constrained: bool = True,
+        max_new_tokens: int = 256,
+        context: int = 2048,
+        temperature: float = 1.0,
+        system_prompt: str | None = None,
+    ) -> None:
+        if layout not in PROMPT_LAYOUTS:
+            raise ValueError(f"unknown prompt layout {layout!r}; valid: {list(PROMPT_LAYOUTS)}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.layout = layout
+        self.constrained = constrained
+        self.max_new_tokens = max_new_tokens
+        self.context = context
+        self.temperature = temperature
+        self.system_prompt = system_prompt
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.source: dict[str, Any] = {}
+        """Where the weights came from (``model``, ``gguf_file``, ``lora``), saved with checkpoints."""
+        self._trie_memo: dict[tuple[str, ...], dict] = {}
+        self._prompt_memo: dict[str, list[int]] = {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # --- prompts -------------------------------------------------------------------------------
+    def prompt(self, env_id: str, observation: str, info: dict[str, Any]) -> str:
+        """The prompt text for one turn, per :attr:`layout`."""
+        if self.layout == "state" and isinstance(info.get(STATE_KEY), str):
+            return f"{env_id.rpartition('/')[2]}|{info.get(ROLE, '')}|{info[STATE_KEY]}|"
+        if self.layout == "state":
+            # No readable information state (e.g. a hashed TextArena key): the text it is, then.
+            return f"{info.get(ROLE, '')}|{observation}|"
+        if getattr(self.tokenizer, "chat_template", None):
+            messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+            messages.append({"role": "user", "content": observation})
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return observation
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        ids = self._prompt_memo.get(prompt)
+        if ids is None:
+            ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"][-self.context :]
+            if len(self._prompt_memo) > 100_000:
+                self._prompt_memo.clear()
+            self._prompt_memo[prompt] = ids
+        return ids
+
+    # --- sampling ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self,
+        prompts: Sequence[str],
+        legal: Sequence[Sequence[str] | None],
+        generator: torch.Generator,
+        answer_format: Sequence[AnswerFormat] | None = None,
+    ) -> list[Completion]:
+        """One completion per prompt; ``legal[i]`` is the list of legal answers or ``None``."""
+        out: list[Completion | None] = [None] * len(prompts)
+        guided = [i for i in range(len(prompts)) if self.constrained and legal[i]]
+        free = [i for i in range(len(prompts)) if not (self.constrained and legal[i])]
+        if guided:
+            for i, c in zip(
+                guided,
+                self._sample_constrained([prompts[i] for i in guided], [legal[i] for i in guided], generator),
+                strict=True,
+            ):
+                out[i] = c
+        if free:
+            formats = [answer_format[i] if answer_format else AnswerFormat.named("bracket") for i in free]
+            for i, c in zip(free, self._sample_free([prompts[i] for i in free], formats, generator), strict=True):
+                out[i] = c
+        return out  # type: ignore[return-value]
+
+    def _trie(self, answers: Sequence[str]) -> dict:
+        key = tuple(answers)
+        trie = self._trie_memo.get(key)
+        if trie is None:
+            trie = {}
+            eos = self.tokenizer.eos_token_id
+            for answer in answers:
+                node = trie
+                for token in [*self.tokenizer(answer, add_special_tokens=False)["input_ids"], eos]:
+                    node = node.setdefault(token, {})
+            if len(self._trie_memo) > 10_000:
+                self._trie_memo.clear()
+            self._trie_memo[key] = trie
+        return trie
+
+    def _sample_constrained(
+        self, prompts: Sequence[str], legal: Sequence[Sequence[str]], generator: torch.Generator
+    ) -> list[Completion]:
+        prompt_ids = [self.encode_prompt(p) for p in prompts]
+        nodes = [self._trie(answers) for answers in legal]
+        completions: list[list[int]] = [[] for _ in prompts]
+        decisions: list[list[tuple[int, tuple[int, ...]]]] = [[] for _ in prompts]
+        logprobs: list[list[float]] = [[] for _ in prompts]
+        while True:
+            active = []
+            for i, node in enumerate(nodes):
+                while len(node) == 1:  # forced: no choice, no forward pass
+                    ((token, node),) = node.items()
+                    completions[i].append(token)
+                nodes[i] = node
+                if node:
+                    active.append(i)
+            if not active:
+                break
+            logits = self._last_logits([prompt_ids[i] + completions[i] for i in active])
+            for row, i in enumerate(active):
+                allowed = tuple(nodes[i])
+                masked = logits[row, list(allowed)].float() / self.temperature
+                logp = torch.log_softmax(masked, dim=-1)
+                pick = int(torch.multinomial(logp.exp(), 1, generator=generator))
+                token = allowed[pick]
+                decisions[i].append((len(completions[i]), allowed))
+                logprobs[i].append(float(logp[pick]))
+                completions[i].append(token)
+                nodes[i] = nodes[i][token]
+        eos = self.tokenizer.eos_token_id
+        return [
+            Completion(
+                text=self.tokenizer.decode([t for t in completions[i] if t != eos]),
+                prompt_ids=prompt_ids[i],
+                completion_ids=completions[i],
+                decisions=list(decisions[i]),
+                logprobs=logprobs[i],
+            )
+            for i in range(len(prompts))
+        ]
+
+    def _last_logits(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Next-token logits after each sequence."""
+        return self._logits_at(self.model, sequences, [(i, len(s) - 1) for i, s in enumerate(sequences)])
+
+    def _logits_at(
+        self, model: Any, sequences: Sequence[Sequence[int]], positions: Sequence[tuple[int, int]]
+    ) -> torch.Tensor:
+        """Logits at ``positions`` (``(sequence index, token index)`` pairs), one row per pair.
+
+        Identical sequences are run once (self-play batches repeat the same few positions many
+        times; gradients still flow to every use), the batch is right-padded (causal, so padding
+        is never attended), and the output layer is applied only at the requested positions.
+        """
+        unique: dict[tuple[int, ...], int] = {}
+        inverse = [unique.setdefault(tuple(s), len(unique)) for s in sequences]
+        ids, lengths = self._pad(list(unique))
+        mask = (torch.arange(ids.shape[1], device=ids.device) < lengths[:, None]).long()
+        out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True, logits_to_keep=1)
+        hidden = out.hidden_states[-1]
+        rows = torch.tensor([inverse[i] for i, _ in positions], device=hidden.device)
+        cols = torch.tensor([p for _, p in positions], device=hidden.device)
+        return model.get_output_embeddings()(hidden[rows, cols])
+
+    def _pad(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = torch.tensor([len(s) for s in sequences])
+        ids = torch.full((len(sequences), int(lengths.max())), self.tokenizer.pad_token_id, dtype=torch.long)
+        for row, seq in enumerate(sequences):
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        return ids.to(self.device), lengths.to(self.device)
+
+    def _sample_free(
+        self, prompts: Sequence[str], formats: Sequence[AnswerFormat], generator: torch.Generator
+    ) -> list[Completion]:
+        prompt_ids = [self.encode_prompt(p) for p in prompts]
+        eos = self.tokenizer.eos_token_id
+        closers = {_closing_mark(fmt) for fmt in formats}
+        width = max(len(p) for p in prompt_ids)
+        ids = torch.full((len(prompts), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, seq in enumerate(prompt_ids):  # left padding: every prompt ends where generation starts
+            ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - len(seq) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        # Sampling draws from torch's global generator inside generate(); seed it from ours so runs repeat.
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=True,
+                temperature=self.temperature,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=self.max_new_tokens,
+                stop_strings=sorted(closers),
+                tokenizer=self.tokenizer,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=eos,
+                return_dict_in_generate=True,
+                output_scores=True,
+            )
+        new = out.sequences[:, width:]
+        scores = torch.stack(out.scores, dim=1).float()  # (batch, steps, vocab), temperature applied
+        logp = torch.log_softmax(scores, dim=-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
+        completions = []
+        for row in range(len(prompts)):
+            tokens = new[row].tolist()
+            end = len(tokens)
+            for j, t in enumerate(tokens):
+                if t == eos:
+                    end = j + 1
+                    break
+            # generate() pads finished rows; the pad id may equal EOS, so cut at the first EOS only
+            tokens = tokens[:end]
+            text = self.tokenizer.decode([t for t in tokens if t != eos], skip_special_tokens=True)
+            completions.append(
+                Completion(
+                    text=text,
+                    prompt_ids=prompt_ids[row],
+                    completion_ids=tokens,
+                    decisions=[(j, None) for j in range(len(tokens))],
+                    logprobs=[float(x) for x in logp[row, : len(tokens)]],
+                )
+            )
+        return completions
+
+    # --- training ------------------------------------------------------------------------------
+    def score(self, completions: Sequence[Completion], *, model: Any = None) -> Scores:
+        """Every decision of ``completions`` under the model, with gradients (see :class:`Scores`).
+
+        ``model`` defaults to the policy's own; pass another (a reference, a magnet) to score
+        the same decisions under it.
+        """
+        model = self.model if model is None else model
+        sequences = [c.prompt_ids + c.completion_ids for c in completions]
+        positions, chosen, allowed_lists, owner = [], [], [], []
+        for k, c in enumerate(completions):
+            start = len(c.prompt_ids) - 1  # logits at position t predict token t + 1
+            for position, allowed in c.decisions:
+                positions.append((k, start + position))
+                chosen.append(c.completion_ids[position])
+                allowed_lists.append(allowed)
+                owner.append(k)
+        device = self.device
+        if not positions:
+            empty = torch.zeros(0, device=device)
+            return Scores(empty, empty, torch.zeros(0, dtype=torch.long, device=device), empty.view(0, 1), None)
+        picked = self._logits_at(model, sequences, positions).float() / self.temperature
+        rows = positions
+        if all(a is not None for a in allowed_lists):
+            width = max(len(a) for a in allowed_lists)  # type: ignore[arg-type]
+            index = torch.zeros((len(rows), width), dtype=torch.long)
+            valid = torch.zeros((len(rows), width), dtype=torch.bool)
+            target = torch.zeros(len(rows), dtype=torch.long)
+            for r, (allowed, token) in enumerate(zip(allowed_lists, chosen, strict=True)):
+                index[r, : len(allowed)] = torch.tensor(allowed)  # type: ignore[arg-type]
+                valid[r, : len(allowed)] = True
+                target[r] = allowed.index(token)  # type: ignore[union-attr]
+            index, valid, target = index.to(device), valid.to(device), target.to(device)
+            sub = picked.gather(-1, index).masked_fill(~valid, -math.inf)
+            logp_all = torch.log_softmax(sub, dim=-1)
+            logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+            probs = logp_all.exp()
+            entropies = -(probs * logp_all.masked_fill(~valid, 0.0)).sum(-1)
+            return Scores(logprobs, entropies, torch.tensor(owner, device=device), logp_all, valid)
+            logp_all = torch.log_softmax(picked, dim=-1)
+            for allowed in allowed_lists:
+                if allowed is not None:
+                    raise ValueError("a batch mixes constrained and free decisions; score them separately")
+            target = torch.tensor(chosen, device=device)
+            logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+            entropies = -(logp_all.exp() * logp_all).sum(-1)
+        return Scores(logprobs, entropies, torch.tensor(owner, device=device), logp_all, None)
+
+    @torch.no_grad()
+    def answer_probabilities(self, prompts: Sequence[str], legal: Sequence[Sequence[str]]) -> list[dict[str, float]]:
+        """The exact probability of each legal answer under constrained decoding (for exploitability).
+
+        The product of the masked next-token probabilities along each answer's path in
+        the trie, i.e. the distribution :meth:`sample` draws from; the answers' probabilities sum to 1.
+        """
+        results = []
+        for prompt, answers in zip(prompts, legal, strict=True):
+            prompt_ids = self.encode_prompt(prompt)
+            trie = self._trie(answers)
+            eos = self.tokenizer.eos_token_id
+            probs: dict[str, float] = {}
+            # Breadth-first over the trie's branching nodes, one batched forward per depth.
+            frontier = [([], trie, 1.0)]
+            while frontier:
+                branching = []
+                for path, node, p in frontier:
+                    while len(node) == 1:
+                        ((token, node),) = node.items()
+                        path = [*path, token]
+                    if node:
+                        branching.append((path, node, p))
+                    else:
+                        text = self.tokenizer.decode([t for t in path if t != eos])
+                        probs[text] = probs.get(text, 0.0) + p
+                if not branching:
+                    break
+                logits = self._last_logits([prompt_ids + path for path, _, _ in branching])
+                frontier = []
+                for row, (path, node, p) in enumerate(branching):
+                    allowed = list(node)
+                    q = torch.softmax(logits[row, allowed].double() / self.temperature, dim=-1)
+                    frontier.extend(([*path, t], node[t], p * float(q[j])) for j, t in enumerate(allowed))
+            results.append({a: probs.get(a, 0.0) for a in answers})
+        return results
+
+    # --- persistence -----------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        return {
+            "layout": self.layout,
+            "constrained": self.constrained,
+            "max_new_tokens": self.max_new_tokens,
+            "context": self.context,
+            "temperature": self.temperature,
+            "system_prompt": self.system_prompt,
+            "source": self.source,
+        }
+
+    def save(self, directory: str | Path) -> None:
+        """Save model, tokenizer and decoding settings so :func:`load_policy` rebuilds this policy."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.source.get("lora"):
+            self.model.save_pretrained(directory / "adapter")  # the adapter; the base model's path is in the settings
+        else:
+            self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+        (directory / POLICY_FILE).write_text(json.dumps(self.settings(), indent=2) + "\n")
+
+
+def build_policy(config: Any, device: torch.device | str = "cpu") -> LMPolicy:
+    """The policy a :class:`~gym_reason.trainer.config.SelfPlayConfig` asks for, on ``device``."""
+    if config.tiny():
+        tokenizer = byte_tokenizer()
+        context = min(config.context, 512)
+        model = tiny_model(
+            tokenizer,
+            layers=config.tiny_layers,
+            dim=config.tiny_dim,
+            heads=config.tiny_heads,
+            context=context + config.max_new_tokens,
+            seed=config.seed,
+        )
+        source: dict[str, Any] = {"model": None}
+    else:
+        model, tokenizer = load_causal_lm(config.model, config.gguf_file)
+        context = config.context
+        source = {"model": str(Path(config.model).resolve()), "gguf_file": config.gguf_file, "lora": config.lora}
+        if config.lora:
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(
+                model,
+                LoraConfig(
+                    r=config.lora_rank,
+                    lora_alpha=2 * config.lora_rank,
+                    target_modules="all-linear",
+                    task_type="CAUSAL_LM",
+                ),
+            )
+    model.to(device).eval()
+    policy = LMPolicy(
+        model,
+        tokenizer,
+        layout=config.prompt_layout(),
+        constrained=config.decode_constrained(),
+        max_new_tokens=config.max_new_tokens,
+        context=context,
+        temperature=config.temperature,
+        system_prompt=config.system_prompt,
+    )
+    policy.source = source
+    return policy
+
+
+def load_causal_lm(path: str | Path, gguf_file: str | None = None) -> tuple[Any, Any]:
+    """A local transformers causal LM and its tokenizer (no download: ``local_files_only``)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"model path {str(path)!r} is not a folder; give a local transformers model folder "
+            "(config.json + weights) or a folder holding a GGUF file with --gguf-file NAME"
+        )
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if gguf_file:
+        if not (path / gguf_file).is_file():
+            found = sorted(p.name for p in path.glob("*.gguf"))
+            raise FileNotFoundError(f"no GGUF file {gguf_file!r} in {str(path)!r}; found: {found}")
+        kwargs["gguf_file"] = gguf_file
+    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
+    return model, tokenizer
+
+
+def load_policy(directory: str | Path, device: torch.device | str = "cpu") -> LMPolicy:
+    """Rebuild a policy saved by :meth:`LMPolicy.save` (a training checkpoint or a run's final folder)."""
+    directory = Path(directory)
+    settings_file = directory / POLICY_FILE
+    if not settings_file.is_file():
+        raise FileNotFoundError(f"{str(directory)!r} holds no gym-reason policy ({POLICY_FILE} missing)")
+    settings = json.loads(settings_file.read_text())
+    source = settings.pop("source", {}) or {}
+    if source.get("lora"):
+        from peft import PeftModel
+
+        base, tokenizer = load_causal_lm(source["model"], source.get("gguf_file"))
+        model = PeftModel.from_pretrained(base, directory / "adapter")
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
+    model.to(device).eval()
+    policy = LMPolicy(model, tokenizer, **settings)
+    policy.source = source
+    return policy
+
+
+def _closing_mark(answer_format: AnswerFormat) -> str:
+    """What ends an answer in this format (``]`` for ``[move]``, ``}`` for ``\\boxed{move}``)."""
+    wrapped = answer_format.wrap("MOVE")
+    return wrapped[wrapped.index("MOVE") + len("MOVE") :]
+
+
+def legal_answers(info: dict[str, Any]) -> list[str] | None:
+    """The env's legal answers for this turn, or ``None`` when it lists none."""
+    legal = info.get(LEGAL_ACTIONS)
+    return list(legal) if legal else None
