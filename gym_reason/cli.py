@@ -4,6 +4,7 @@ gym-reason list
 gym-reason play --game kuhn_poker --players human,fixed:nash
 gym-reason play --game tic_tac_toe --players fixed:minimax,random --games 100 --seed 0
 gym-reason check gym_reason/KuhnPoker-v0      (or --all)
+gym-reason selfplay --game kuhn_poker         (--config FILE, --resume RUN_DIR, --<field> VALUE)
 """
 
 from __future__ import annotations
@@ -143,6 +144,103 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
+    from gym_reason.trainer.config import FIELDS, ConfigError, load_config
+    from gym_reason.trainer.loop import resume_config, train
+
+    overrides = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
+    if args.game is not None:
+        overrides["games"] = args.game
+    try:
+        if args.resume:
+            if args.config:
+                raise ConfigError("--resume continues a run with its own config.yaml; drop --config")
+            config = resume_config(args.resume, overrides)
+        else:
+            config = load_config(args.config, overrides)
+    except (ConfigError, FileNotFoundError) as error:
+        console.print(f"[red]error:[/red] {escape(str(error))}")
+        return 2
+    with _SelfPlayProgress(console, config) as progress:
+        try:
+            result = train(config, resume=args.resume, on_step=progress.update)
+        except (ValueError, FileExistsError, FileNotFoundError) as error:
+            console.print(f"[red]error:[/red] {escape(str(error))}")
+            return 2
+    state = "interrupted at" if result.interrupted else "finished"
+    console.print(f"Run {state} step {result.step}/{config.steps}: {result.run_dir}")
+    evals = {k: v for k, v in result.metrics.items() if k.startswith("eval/")}
+    for key, value in sorted(evals.items()):
+        console.print(f"  {key.removeprefix('eval/')}: {value:.4f}")
+    console.print(f"Checkpoint: {result.checkpoint}")
+    game = config.games[0]
+    console.print(
+        "Evaluate it: "
+        f"gym-reason play --game {game} --players {result.run_dir},random --games 512 --alternate-seats --seed 1"
+    )
+    if result.interrupted:
+        console.print(f"Continue it: gym-reason selfplay --resume {result.run_dir}")
+    return 130 if result.interrupted else 0
+
+
+class _SelfPlayProgress:
+    """A live bar with the key metrics when on a terminal; one line per evaluation otherwise."""
+
+    def __init__(self, console: Console, config: Any) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console
+        self.enabled = config.progress
+        self.total = config.steps
+        self.progress = Progress(
+            TextColumn("selfplay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[summary]}"), console=console, disable=not (config.progress and console.is_terminal),
+        )  # fmt: skip
+        self.task = self.progress.add_task("selfplay", total=config.steps, summary="")
+        self.evals: dict[str, float] = {}
+
+    def __enter__(self) -> _SelfPlayProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, step: int, metrics: dict[str, Any]) -> None:
+        evals = {k.removeprefix("eval/"): v for k, v in metrics.items() if k.startswith("eval/")}
+        self.evals.update(evals)
+        shown = {k: v for k, v in self.evals.items() if k.endswith(("win_rate", "exploitability"))}
+        summary = (
+            f"{metrics.get('games_per_s', 0):.0f} games/s {metrics.get('tokens_per_s', 0):.0f} tok/s "
+            f"invalid {metrics.get('invalid_rate', 0):.1%} "
+            + " ".join(f"{k}={v:.3f}" for k, v in sorted(shown.items()))
+        )
+        self.progress.update(self.task, completed=step, summary=summary)
+        if evals and self.enabled and not self.console.is_terminal:
+            self.console.print(
+                f"step {step}/{self.total} " + " ".join(f"{k}={v:.3f}" for k, v in sorted(evals.items()))
+            )
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field (``--games-per-step 64``; booleans also as ``--wandb`` / ``--no-wandb``)."""
+    from gym_reason.trainer.config import FIELDS
+
+    for name, field in FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        if name == "games":
+            continue  # --game (below) takes the comma-separated list
+        if field.annotation is bool:
+            parser.add_argument(flag, dest=name, action="store_const", const="true", help=field.description)
+            parser.add_argument(
+                "--no-" + flag[2:], dest=name, action="store_const", const="false", help=argparse.SUPPRESS
+            )
+        else:
+            parser.add_argument(
+                flag, dest=name, metavar="VALUE", help=f"{field.description} (default: {field.default})"
+            )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gym-reason", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"gym-reason {gym_reason.__version__}")
@@ -171,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-turns", type=int, default=None)
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. num_hands=3")
     p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("selfplay", help="train a model by self-play (default: tiny built-in model on the CPU)")
+    p.add_argument("--game", help="env ids or aliases, comma-separated (default: kuhn_poker)")
+    p.add_argument("--config", help="YAML config file (e.g. configs/selfplay_kuhn.yaml); flags override it")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
+    _add_config_flags(p)
+    p.set_defaults(func=cmd_selfplay)
     return parser
 
 

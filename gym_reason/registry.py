@@ -19,6 +19,7 @@ through :func:`register_namespace`.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import inspect
@@ -200,11 +201,19 @@ def make(id: str, **kwargs: Any) -> Any:
         raise TypeError(f"env id must be a string such as 'gym_reason/KuhnPoker-v0', got {id!r}")
     _load_plugins()
     if id in _REGISTRY or id in _ALIASES:
-        return spec(id).make(**kwargs)
+        found = spec(id)
+        return _tag(found.make(**kwargs), found.id)
     namespace, sep, name = id.partition("/")
     if sep and namespace in _NAMESPACES:
-        return _NAMESPACES[namespace][0](name, **kwargs)
+        return _tag(_NAMESPACES[namespace][0](name, **kwargs), id)
     raise KeyError(_unknown_message(id))
+
+
+def _tag(env: Any, env_id: str) -> Any:
+    """Record the id an env was made from in its (per-instance copy of) ``metadata["env_id"]``."""
+    with contextlib.suppress(AttributeError):  # an env whose metadata is read-only keeps it
+        env.metadata = {**(getattr(env, "metadata", None) or {}), "env_id": env_id}
+    return env
 
 
 def list_envs() -> list[EnvSpec]:

@@ -137,6 +137,8 @@ def make_agent(spec: str, env: Any, seed: int | None = None) -> Agent:
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"agent spec must be a non-empty string, got {spec!r}; valid: {_spec_help(env)}")
     prefix, _, rest = spec.partition(":")
+    if prefix not in AGENT_BACKENDS and prefix != "fixed" and ("/" in spec or spec.startswith(".")):
+        prefix, rest = "ckpt", spec  # a path: a self-play run or checkpoint folder
     if prefix == "fixed":
         return _make_fixed(rest, env, seed)
     backend = AGENT_BACKENDS.get(prefix)
@@ -192,4 +194,4 @@ def parse_value(text: str) -> Any:
 def _spec_help(env: Any) -> list[str]:
     game = _game_name(env)
     fixed = [f"fixed:{n}" for n in fixed_agent_names(game)] if game else []
-    return sorted(AGENT_BACKENDS) + fixed
+    return sorted(AGENT_BACKENDS) + fixed + ["runs/<run-id> (a selfplay run)"]

@@ -23,6 +23,7 @@ The tiny model is a 2-layer GPT-2 with a byte-level tokenizer, both built in cod
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -469,12 +470,29 @@ class LMPolicy:
         """Save model, tokenizer and decoding settings so :func:`load_policy` rebuilds this policy."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        if self.source.get("lora"):
-            self.model.save_pretrained(directory / "adapter")  # the adapter; the base model's path is in the settings
-        else:
-            self.model.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
+        with _quiet_transformers():
+            if self.source.get("lora"):
+                self.model.save_pretrained(
+                    directory / "adapter"
+                )  # the adapter; the base model's path is in the settings
+            else:
+                self.model.save_pretrained(directory)
+            self.tokenizer.save_pretrained(directory)
         (directory / POLICY_FILE).write_text(json.dumps(self.settings(), indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """No per-file progress bars from transformers while checkpoints are written or read."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
 
 
 def build_policy(config: Any, device: torch.device | str = "cpu") -> LMPolicy:
@@ -538,8 +556,9 @@ def load_causal_lm(path: str | Path, gguf_file: str | None = None) -> tuple[Any,
             found = sorted(p.name for p in path.glob("*.gguf"))
             raise FileNotFoundError(f"no GGUF file {gguf_file!r} in {str(path)!r}; found: {found}")
         kwargs["gguf_file"] = gguf_file
-    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
     return model, tokenizer
 
 
@@ -559,8 +578,9 @@ def load_policy(directory: str | Path, device: torch.device | str = "cpu") -> LM
     else:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(directory, local_files_only=True)
     model.to(device).eval()
     policy = LMPolicy(model, tokenizer, **settings)
     policy.source = source
