@@ -3,10 +3,10 @@
 >>> config = load_config(overrides={"games": "kuhn_poker,tic_tac_toe", "lr": "3e-4"})
 >>> config.games, config.lr
 (['kuhn_poker', 'tic_tac_toe'], 0.0003)
->>> load_config(overrides={"learning_rate": 1})
+>>> load_config(overrides={"entropy": 0.1})
 Traceback (most recent call last):
 ...
-gym_reason.trainer.config.ConfigError: unknown config key 'learning_rate'. Did you mean 'lr'? Valid keys: ...
+gym_reason.trainer.config.ConfigError: unknown config key 'entropy'. Did you mean 'entropy_coef'? Valid keys: ...
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class SelfPlayConfig(BaseModel):
     # optimisation
     steps: int = Field(400, ge=1, description="policy updates")
     games_per_step: int = Field(128, ge=1, description="episodes played per update (split over the games)")
-    lr: float = Field(1e-3, gt=0.0, description="AdamW learning rate")
+    lr: float = Field(3e-4, gt=0.0, description="AdamW learning rate")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0.0, description="gradient clipping")
     ppo_epochs: int = Field(2, ge=1, description="passes over each batch")
@@ -90,11 +90,11 @@ class SelfPlayConfig(BaseModel):
         {}, description="weight per reward component (process rewards); unnamed components keep weight 1"
     )
     entropy_coef: float = Field(
-        0.05, ge=0.0, description="entropy bonus at decision tokens (keeps self-play from cycling)"
+        0.1, ge=0.0, description="entropy bonus at decision tokens (keeps self-play from cycling)"
     )
-    kl_coef: float = Field(0.0, ge=0.0, description="KL penalty toward the magnet policy")
+    kl_coef: float = Field(0.2, ge=0.0, description="KL penalty toward the magnet policy (0 = none)")
     magnet_rate: float = Field(
-        0.0,
+        0.02,
         ge=0.0,
         le=1.0,
         description="magnet update: magnet <- (1-rate) magnet + rate policy per step; 0 = fixed initial policy",

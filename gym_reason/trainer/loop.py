@@ -243,7 +243,7 @@ def update(trainer: Trainer, turns: list[Turn], step: int) -> dict[str, float]:
             )
             trainer.optimizer.step()
             stats["loss"].append(loss.item())
-            stats["entropy"].append(float(scores.entropies.mean()))
+            stats["entropy"].append(scores.entropies.mean().item())
             stats["grad_norm"].append(float(grad_norm))
             stats["clip_fraction"].append(info["clip_fraction"])
             stats["approx_kl"].append(info["approx_kl"])

@@ -64,8 +64,7 @@ def kl_to_reference(
     >>> round(kl_to_reference(p, q).item(), 4)
     0.1438
     """
-    probs = logprobs_all.exp()
-    terms = probs * (logprobs_all - reference_logprobs_all)
-    if valid is not None:
-        terms = terms.masked_fill(~valid, 0.0)
-    return terms.sum(-1)
+    difference = logprobs_all - reference_logprobs_all
+    if valid is not None:  # -inf - -inf outside the allowed tokens: zero it before it meets a gradient
+        difference = torch.where(valid, difference, torch.zeros_like(difference))
+    return (logprobs_all.exp() * difference).sum(-1)

@@ -64,15 +64,15 @@ class Scores:
     """Decisions scored under a model, flat over all decisions of a batch of completions, in order.
 
     ``owner[k]`` is the index of the completion decision ``k`` belongs to; ``distributions``
-    holds each decision's full log-distribution over its allowed tokens (padded; ``valid``
-    marks the real entries, ``None`` when every decision ranges over the whole vocabulary).
+    holds each decision's log-distribution over the vocabulary, ``-inf`` outside ``valid``
+    (the tokens that decision could choose).
     """
 
     logprobs: torch.Tensor
     entropies: torch.Tensor
     owner: torch.Tensor
     distributions: torch.Tensor
-    valid: torch.Tensor | None
+    valid: torch.Tensor
 
 
 def byte_tokenizer() -> Any:
@@ -389,33 +389,23 @@ class LMPolicy:
         device = self.device
         if not positions:
             empty = torch.zeros(0, device=device)
-            return Scores(empty, empty, torch.zeros(0, dtype=torch.long, device=device), empty.view(0, 1), None)
+            return Scores(
+                empty, empty, torch.zeros(0, dtype=torch.long, device=device), empty.view(0, 1), empty.view(0, 1).bool()
+            )
         picked = self._logits_at(model, sequences, positions).float() / self.temperature
-        rows = positions
-        if all(a is not None for a in allowed_lists):
-            width = max(len(a) for a in allowed_lists)  # type: ignore[arg-type]
-            index = torch.zeros((len(rows), width), dtype=torch.long)
-            valid = torch.zeros((len(rows), width), dtype=torch.bool)
-            target = torch.zeros(len(rows), dtype=torch.long)
-            for r, (allowed, token) in enumerate(zip(allowed_lists, chosen, strict=True)):
-                index[r, : len(allowed)] = torch.tensor(allowed)  # type: ignore[arg-type]
-                valid[r, : len(allowed)] = True
-                target[r] = allowed.index(token)  # type: ignore[union-attr]
-            index, valid, target = index.to(device), valid.to(device), target.to(device)
-            sub = picked.gather(-1, index).masked_fill(~valid, -math.inf)
-            logp_all = torch.log_softmax(sub, dim=-1)
-            logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-            probs = logp_all.exp()
-            entropies = -(probs * logp_all.masked_fill(~valid, 0.0)).sum(-1)
-            return Scores(logprobs, entropies, torch.tensor(owner, device=device), logp_all, valid)
-            logp_all = torch.log_softmax(picked, dim=-1)
-            for allowed in allowed_lists:
-                if allowed is not None:
-                    raise ValueError("a batch mixes constrained and free decisions; score them separately")
-            target = torch.tensor(chosen, device=device)
-            logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-            entropies = -(logp_all.exp() * logp_all).sum(-1)
-        return Scores(logprobs, entropies, torch.tensor(owner, device=device), logp_all, None)
+        # One mask over the vocabulary per decision: the allowed tokens of a constrained decision,
+        # everything for a free one, so both kinds share a batch (and a KL term).
+        valid = torch.ones_like(picked, dtype=torch.bool)
+        constrained_rows = [r for r, allowed in enumerate(allowed_lists) if allowed is not None]
+        if constrained_rows:
+            valid[constrained_rows] = False
+            for r in constrained_rows:
+                valid[r, list(allowed_lists[r])] = True  # type: ignore[arg-type]
+        logp_all = torch.log_softmax(picked.masked_fill(~valid, -math.inf), dim=-1)
+        target = torch.tensor(chosen, device=device)
+        logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+        entropies = -(logp_all.exp() * logp_all.masked_fill(~valid, 0.0)).sum(-1)
+        return Scores(logprobs, entropies, torch.tensor(owner, device=device), logp_all, valid)
 
     @torch.no_grad()
     def answer_probabilities(self, prompts: Sequence[str], legal: Sequence[Sequence[str]]) -> list[dict[str, float]]:
