@@ -72,6 +72,9 @@ class SelfPlayConfig(BaseModel):
     steps: int = Field(400, ge=1, description="policy updates")
     games_per_step: int = Field(128, ge=1, description="episodes played per update (split over the games)")
     lr: float = Field(3e-4, gt=0.0, description="AdamW learning rate")
+    lr_schedule: Literal["constant", "linear"] = Field(
+        "linear", description="linear: anneal the learning rate to 0 at the last step, so the final policy settles"
+    )
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0.0, description="gradient clipping")
     ppo_epochs: int = Field(2, ge=1, description="passes over each batch")
@@ -125,6 +128,13 @@ class SelfPlayConfig(BaseModel):
     def _some_games(cls, games: list[str]) -> list[str]:
         if not games:
             raise ValueError("games must name at least one env, e.g. kuhn_poker")
+        from gym_reason.registry import resolve_id
+
+        for game in games:
+            try:
+                resolve_id(game)
+            except KeyError as error:
+                raise ValueError(error.args[0]) from None
         return games
 
     def tiny(self) -> bool:

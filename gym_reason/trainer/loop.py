@@ -210,11 +210,14 @@ def update(trainer: Trainer, turns: list[Turn], step: int) -> dict[str, float]:
     config = trainer.config
     policy = trainer.policy
     model = policy.model
-    model.train()
     stats: dict[str, list[float]] = defaultdict(list)
     if not turns:
         return {}
+    model.train()
     rng = random.Random(_seed(config.seed, step, 4))
+    scale = 1.0 - step / config.steps if config.lr_schedule == "linear" else 1.0
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = config.lr * scale
     size = math.ceil(len(turns) / config.minibatches)
     normalizer = float(max(size, 1))
     for _ in range(config.ppo_epochs):
@@ -247,6 +250,7 @@ def update(trainer: Trainer, turns: list[Turn], step: int) -> dict[str, float]:
             stats["grad_norm"].append(float(grad_norm))
             stats["clip_fraction"].append(info["clip_fraction"])
             stats["approx_kl"].append(info["approx_kl"])
+    stats["lr"].append(config.lr * scale)
     model.eval()
     if trainer.magnet is not None and config.magnet_rate > 0:
         with torch.no_grad():
@@ -415,10 +419,8 @@ def _checkpoint(trainer: Trainer) -> Path:
 
 
 def _append(path: Path, metrics: dict[str, Any]) -> None:
-    with path.open("a") as f:
+    with path.open("a") as f:  # closed at once: a kill -9 loses at most the line being written
         f.write(json.dumps(metrics) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

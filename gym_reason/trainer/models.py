@@ -316,7 +316,7 @@ class LMPolicy:
         self, prompts: Sequence[str], formats: Sequence[AnswerFormat], generator: torch.Generator
     ) -> list[Completion]:
         prompt_ids = [self.encode_prompt(p) for p in prompts]
-        eos = self.tokenizer.eos_token_id
+        eos = self._end_ids()
         closers = {_closing_mark(fmt) for fmt in formats}
         width = max(len(p) for p in prompt_ids)
         ids = torch.full((len(prompts), width), self.tokenizer.pad_token_id, dtype=torch.long)
@@ -336,6 +336,12 @@ class LMPolicy:
                 temperature=self.temperature,
                 top_k=0,
                 top_p=1.0,
+                # Override sampling knobs a model's generation_config.json may set: the recorded
+                # log-probabilities must be those of softmax(logits / temperature), as in score().
+                min_p=None,
+                typical_p=1.0,
+                repetition_penalty=1.0,
+                no_repeat_ngram_size=0,
                 max_new_tokens=self.max_new_tokens,
                 stop_strings=sorted(closers),
                 tokenizer=self.tokenizer,
@@ -350,14 +356,8 @@ class LMPolicy:
         completions = []
         for row in range(len(prompts)):
             tokens = new[row].tolist()
-            end = len(tokens)
-            for j, t in enumerate(tokens):
-                if t == eos:
-                    end = j + 1
-                    break
-            # generate() pads finished rows; the pad id may equal EOS, so cut at the first EOS only
-            tokens = tokens[:end]
-            text = self.tokenizer.decode([t for t in tokens if t != eos], skip_special_tokens=True)
+            tokens = tokens[: self._sampled_length(tokens, eos, closers)]  # generate() pads finished rows
+            text = self.tokenizer.decode([t for t in tokens if t not in eos], skip_special_tokens=True)
             completions.append(
                 Completion(
                     text=text,
@@ -368,6 +368,40 @@ class LMPolicy:
                 )
             )
         return completions
+
+    def _end_ids(self) -> list[int]:
+        """The tokens that end a free completion: the tokenizer's EOS and the model's own (chat models often
+        end a turn with a token other than the tokenizer's EOS, listed in their ``generation_config``)."""
+        ids = [self.tokenizer.eos_token_id]
+        extra = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        for token in extra if isinstance(extra, (list, tuple)) else [extra]:
+            if token is not None and token not in ids:
+                ids.append(int(token))
+        return ids
+
+    def _sampled_length(self, tokens: list[int], eos: Sequence[int], closers: set[str]) -> int:
+        """How many of ``tokens`` (one row of ``generate``'s output) were sampled.
+
+        A row ends at its first EOS or at the first token that completes a closing mark (the
+        stop strings); ``generate`` fills the rest of the batch's width with the pad token, which
+        must not count as a decision (the pad token may or may not be EOS).
+        """
+        end = next((j + 1 for j, t in enumerate(tokens) if t in eos), len(tokens))
+
+        def closed(n: int) -> bool:
+            text = self.tokenizer.decode(tokens[:n], skip_special_tokens=True)
+            return any(closer in text for closer in closers)
+
+        if not closed(end):
+            return end
+        low, high = 1, end  # the shortest prefix holding a closing mark (a prefix's text only grows)
+        while low < high:
+            middle = (low + high) // 2
+            if closed(middle):
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
     # --- training ------------------------------------------------------------------------------
     def score(self, completions: Sequence[Completion], *, model: Any = None) -> Scores:
@@ -548,8 +582,36 @@ def load_causal_lm(path: str | Path, gguf_file: str | None = None) -> tuple[Any,
         kwargs["gguf_file"] = gguf_file
     with _quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
+        model_kwargs = dict(kwargs)
+        if gguf_file:
+            try:  # newer transformers keep GGUF blocks packed (frozen, unsaveable) unless told to unpack
+                from transformers import GgufConfig
+
+                model_kwargs["quantization_config"] = GgufConfig(dequantize=True)
+            except ImportError:  # older ones always de-quantise
+                pass
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **model_kwargs)
+        if getattr(model, "hf_quantizer", None) is not None:
+            model = _plain_copy(model)
     return model, tokenizer
+
+
+def _plain_copy(model: Any) -> Any:
+    """The same weights in a fresh model with no quantizer attached (one ``save_pretrained`` accepts).
+
+    A model loaded from a GGUF file keeps its GGUF quantizer even when every weight was
+    de-quantised to dense float32, and ``save_pretrained`` refuses any non-serialisable quantizer.
+    """
+    import copy
+
+    from transformers import AutoModelForCausalLM
+
+    config = copy.deepcopy(model.config)
+    config.__dict__.pop("quantization_config", None)
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    fresh.generation_config = model.generation_config
+    return fresh
 
 
 def load_policy(directory: str | Path, device: torch.device | str = "cpu") -> LMPolicy:

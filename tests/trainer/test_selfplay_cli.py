@@ -1,0 +1,132 @@
+"""``gym-reason selfplay`` end to end in subprocesses: every CLI form, errors, kill -9 then --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from gym_reason.trainer.config import load_config
+from gym_reason.trainer.loop import train
+
+CLI = [sys.executable, "-m", "gym_reason.cli", "selfplay"]
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = ["--eval-games", "8", "--games-per-step", "16", "--no-progress", "--threads", "1"]
+
+
+def run(*args: str, cwd: Path, timeout: int = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_default_form_writes_a_complete_run(tmp_path):
+    out = run("--game", "kuhn_poker", "--steps", "3", "--eval-every", "2", "--run-name", "r", *QUICK, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    run_dir = tmp_path / "runs" / "r"
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["steps"] == 3
+    lines = metrics(run_dir)
+    assert [m["step"] for m in lines] == [1, 2, 3]
+    assert "eval/KuhnPoker-v0/exploitability" in lines[1] and "eval/KuhnPoker-v0/fixed:nash/win_rate" in lines[2]
+    assert all(m["games"] == 16 and m["tokens_per_s"] > 0 for m in lines)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["step"] == 3 and not summary["interrupted"]
+    assert (run_dir / "curves.png").stat().st_size > 1000
+    assert (run_dir / "checkpoints" / "step_0000003" / "model.safetensors").is_file()
+    assert "Checkpoint:" in out.stdout and "gym-reason play --game kuhn_poker --players" in out.stdout
+    # The printed evaluation command works on the checkpoint.
+    play = subprocess.run(
+        [sys.executable, "-m", "gym_reason.cli", "play", "--game", "kuhn_poker", "--players", f"{run_dir},random",
+         "--games", "20", "--alternate-seats"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert play.returncode == 0, play.stdout + play.stderr
+    assert "20" in play.stdout
+
+
+def test_several_games_train_together(tmp_path):
+    out = run(
+        "--game", "kuhn_poker,tic_tac_toe,simple_negotiation", "--steps", "2", "--max-new-tokens", "16",
+        "--run-name", "multi", *QUICK, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    last = metrics(tmp_path / "runs" / "multi")[-1]
+    for env in ("KuhnPoker-v0", "TicTacToe-v0", "SimpleNegotiation-v0"):
+        assert f"return/{env}/player_0" in last
+        assert f"baseline/{env}/player_1" not in last or isinstance(last[f"baseline/{env}/player_1"], float)
+    assert "eval/TicTacToe-v0/fixed:minimax/win_rate" in last
+    assert "eval/SimpleNegotiation-v0/fixed:heuristic/invalid_rate" in last
+
+
+def test_config_file_with_flag_overrides(tmp_path):
+    out = run(
+        "--config", str(ROOT / "configs" / "selfplay_kuhn.yaml"), "--lr", "3e-4", "--seed", "1", "--steps", "2",
+        "--eval-every", "0", "--run-name", "cfg", *QUICK, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    saved = yaml.safe_load((tmp_path / "runs" / "cfg" / "config.yaml").read_text())
+    assert saved["lr"] == 3e-4 and saved["seed"] == 1 and saved["steps"] == 2
+    assert saved["kl_coef"] == 0.2 and saved["games"] == ["kuhn_poker"]  # from the file
+
+
+def test_bad_input_is_named_with_the_valid_choices(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("games: [kuhn_poker]\nlearning_rate: 0.1\n")
+    out = run("--config", str(bad), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "unknown config key 'learning_rate'" in out.stdout and "Valid keys:" in out.stdout
+    out = run("--advantage", "gae", cwd=tmp_path)
+    assert out.returncode == 2 and "advantage" in out.stdout and "'rae'" in out.stdout
+    out = run("--game", "kuhn_pokr", "--steps", "1", cwd=tmp_path)
+    assert out.returncode == 2 and "kuhn_poker" in out.stdout
+    out = run("--resume", str(tmp_path / "nothing"), cwd=tmp_path)
+    assert out.returncode == 2 and "not a run folder" in out.stdout
+
+
+def test_kill_9_then_resume_finishes_the_run(tmp_path):
+    args = [
+        "--game",
+        "kuhn_poker",
+        "--steps",
+        "400",
+        "--checkpoint-every",
+        "2",
+        "--eval-every",
+        "0",
+        "--run-name",
+        "k",
+        *QUICK,
+    ]
+    proc = subprocess.Popen([*CLI, *args], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = tmp_path / "runs" / "k"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run_dir / "checkpoints").glob("step_0000004")):
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list((run_dir / "checkpoints").glob("step_*")), "no checkpoint before the kill"
+    out = run("--resume", str(run_dir), "--steps", "8", "--no-progress", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [m["step"] for m in metrics(run_dir)] == list(range(1, 9))
+    assert (run_dir / "checkpoints" / "step_0000008").is_dir()
+
+
+def test_resumed_run_repeats_the_uninterrupted_metrics(tmp_path):
+    common = {"games": "kuhn_poker", "eval_every": "3", "eval_games": "16", "games_per_step": "32", "progress": "false",
+              "checkpoint_every": "3", "run_dir": str(tmp_path), "lr_schedule": "constant"}  # fmt: skip
+    train(load_config(overrides={**common, "steps": "6", "run_name": "whole"}))
+    train(load_config(overrides={**common, "steps": "3", "run_name": "parts"}))
+    from gym_reason.trainer.loop import resume_config
+
+    train(resume_config(tmp_path / "parts", {"steps": "6"}), resume=tmp_path / "parts")
+    timing = ("games_per_s", "tokens_per_s", "step_time", "wall_time")
+    whole = [{k: v for k, v in m.items() if k not in timing} for m in metrics(tmp_path / "whole")]
+    parts = [{k: v for k, v in m.items() if k not in timing} for m in metrics(tmp_path / "parts")]
+    assert whole == parts
