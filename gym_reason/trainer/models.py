@@ -260,14 +260,18 @@ class LMPolicy:
             if not active:
                 break
             logits = self._last_logits([prompt_ids[i] + completions[i] for i in active])
-            for row, i in enumerate(active):
-                allowed = tuple(nodes[i])
-                masked = logits[row, list(allowed)].float() / self.temperature
-                logp = torch.log_softmax(masked, dim=-1)
-                pick = int(torch.multinomial(logp.exp(), 1, generator=generator))
-                token = allowed[pick]
-                decisions[i].append((len(completions[i]), allowed))
-                logprobs[i].append(float(logp[pick]))
+            allowed = [tuple(nodes[i]) for i in active]
+            width = max(len(a) for a in allowed)
+            index = torch.tensor([a + (a[0],) * (width - len(a)) for a in allowed], device=logits.device)
+            valid = torch.tensor([[j < len(a) for j in range(width)] for a in allowed], device=logits.device)
+            sub = (logits.gather(1, index).float() / self.temperature).masked_fill(~valid, -math.inf)
+            logp = torch.log_softmax(sub, dim=-1)
+            picks = torch.multinomial(logp.exp(), 1, generator=generator)
+            picked_logp = logp.gather(1, picks).squeeze(1).tolist()
+            for row, (i, pick) in enumerate(zip(active, picks.squeeze(1).tolist(), strict=True)):
+                token = allowed[row][pick]
+                decisions[i].append((len(completions[i]), allowed[row]))
+                logprobs[i].append(picked_logp[row])
                 completions[i].append(token)
                 nodes[i] = nodes[i][token]
         eos = self.tokenizer.eos_token_id
