@@ -69,7 +69,7 @@ class SelfPlayConfig(BaseModel):
     system_prompt: str | None = Field(None, description="system message for chat models")
 
     # optimisation
-    steps: int = Field(400, ge=1, description="policy updates")
+    steps: int = Field(1500, ge=1, description="policy updates")
     games_per_step: int = Field(128, ge=1, description="episodes played per update (split over the games)")
     lr: float = Field(3e-4, gt=0.0, description="AdamW learning rate")
     lr_schedule: Literal["constant", "linear"] = Field(

@@ -76,6 +76,18 @@ def test_config_file_with_flag_overrides(tmp_path):
     assert saved["kl_coef"] == 0.2 and saved["games"] == ["kuhn_poker"]  # from the file
 
 
+def test_wandb_logs_offline_into_the_run(tmp_path):
+    env = {**os.environ, "WANDB_SILENT": "true"}
+    env.pop("WANDB_MODE", None)
+    out = subprocess.run(
+        [*CLI, "--game", "kuhn_poker", "--steps", "2", "--eval-every", "0", "--run-name", "w", "--wandb", *QUICK],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    offline = list((tmp_path / "runs" / "w" / "wandb").glob("offline-run-*"))
+    assert offline, "no offline wandb run in the run folder"
+
+
 def test_bad_input_is_named_with_the_valid_choices(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("games: [kuhn_poker]\nlearning_rate: 0.1\n")
