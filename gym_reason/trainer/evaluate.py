@@ -14,10 +14,18 @@ from gym_reason.trainer.models import LMPolicy
 from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
 
 
-def supports_exploitability(env: Any) -> bool:
-    """Whether ``env`` is a two-player game env whose tree is small enough to solve exactly."""
+def supports_exploitability(env: Any, policy: LMPolicy) -> bool:
+    """Whether ``env`` is a two-player game env whose tree is small enough to solve exactly, and the policy
+    decodes over its legal answers (so its move distribution is exactly readable; a free-form model's is not)."""
     game = getattr(env, "game", None)
-    return bool(game is not None and hasattr(env, "set_state") and game.num_players == 2 and game.exact_analysis)
+    return bool(
+        policy.constrained
+        and game is not None
+        and hasattr(env, "set_state")
+        and game.num_players == 2
+        and game.finite_actions
+        and game.exact_analysis
+    )
 
 
 def policy_table(policy: LMPolicy, env_id: str, env: Any) -> dict[str, dict[str, float]]:

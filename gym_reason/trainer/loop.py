@@ -308,7 +308,7 @@ def evaluate(trainer: Trainer, step: int) -> dict[str, float]:
             )
             for key in ("win_rate", "mean_reward", "invalid_rate"):
                 metrics[f"eval/{name}/{opponent}/{key}"] = result[key]
-        if supports_exploitability(env):
+        if supports_exploitability(env, policy):
             metrics[f"eval/{name}/exploitability"] = policy_exploitability(policy, env_id, env)
     return metrics
 
