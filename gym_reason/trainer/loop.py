@@ -47,8 +47,17 @@ class RunResult:
     interrupted: bool = False
 
 
-class _Stop(Exception):
-    """Raised from the signal handler so the loop checkpoints before exiting."""
+class _StopRequest:
+    """Ctrl-C / SIGTERM: the first finishes the current step (then the loop checkpoints and returns),
+    a second stops at once (the last step checkpoint stays; a step is never saved half-applied)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
 
 
 def _seed(*parts: int) -> int:
@@ -347,9 +356,10 @@ def train(
     wandb_run = _start_wandb(config, run_dir) if config.wandb else None
 
     interrupted = False
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, _raise_stop)
-    signal.signal(signal.SIGTERM, _raise_stop)
+    stop = _StopRequest()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, stop)
     started = time.perf_counter()
     last: dict[str, Any] = {}
     try:
@@ -379,13 +389,20 @@ def train(
                 on_step(trainer.step, metrics)
             if trainer.step % config.checkpoint_every == 0:
                 _checkpoint(trainer)
+            if stop.requested:
+                interrupted = True
+                break
             if config.time_limit and time.perf_counter() - started > config.time_limit:
                 break
-    except (_Stop, KeyboardInterrupt):
+    except KeyboardInterrupt:
         interrupted = True
+        restored = latest_checkpoint(run_dir)  # the model may hold half a step: go back to the last whole one
+        if restored is None:
+            raise  # nothing whole to save yet
+        trainer.load(restored)
     finally:
-        signal.signal(signal.SIGINT, previous)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     final = _checkpoint(trainer)
     summary = _summary(trainer, last, interrupted)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -401,10 +418,6 @@ def resume_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) 
     if not path.is_file():
         raise FileNotFoundError(f"{str(run_dir)!r} is not a run folder (no config.yaml); runs are folders under runs/")
     return load_config(path, overrides)
-
-
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise _Stop(signum)
 
 
 def _checkpoint(trainer: Trainer) -> Path:

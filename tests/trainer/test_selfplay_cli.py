@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from gym_reason.trainer.config import load_config
@@ -130,6 +131,35 @@ def test_kill_9_then_resume_finishes_the_run(tmp_path):
     assert (run_dir / "checkpoints" / "step_0000008").is_dir()
 
 
+def test_ctrl_c_finishes_the_step_checkpoints_and_says_how_to_continue(tmp_path):
+    args = [
+        "--game",
+        "kuhn_poker",
+        "--steps",
+        "400",
+        "--checkpoint-every",
+        "1000",
+        "--eval-every",
+        "0",
+        "--run-name",
+        "c",
+        *QUICK,
+    ]
+    proc = subprocess.Popen([*CLI, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_dir = tmp_path / "runs" / "c"
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((run_dir / "metrics.jsonl").exists() and len(metrics(run_dir)) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    steps = [m["step"] for m in metrics(run_dir)]
+    assert steps == list(range(1, len(steps) + 1)) and 3 <= len(steps) < 400
+    assert (run_dir / "checkpoints" / f"step_{steps[-1]:07d}").is_dir()  # the step it stopped after
+    assert json.loads((run_dir / "summary.json").read_text())["interrupted"] is True
+    assert f"gym-reason selfplay --resume {run_dir}" in stdout.replace("\n", "")
+
+
 def test_resumed_run_repeats_the_uninterrupted_metrics(tmp_path):
     common = {"games": "kuhn_poker", "eval_every": "3", "eval_games": "16", "games_per_step": "32", "progress": "false",
               "checkpoint_every": "3", "run_dir": str(tmp_path), "lr_schedule": "constant"}  # fmt: skip
@@ -142,3 +172,22 @@ def test_resumed_run_repeats_the_uninterrupted_metrics(tmp_path):
     whole = [{k: v for k, v in m.items() if k not in timing} for m in metrics(tmp_path / "whole")]
     parts = [{k: v for k, v in m.items() if k not in timing} for m in metrics(tmp_path / "parts")]
     assert whole == parts
+
+
+@pytest.mark.slow
+def test_real_model_with_lora_from_the_command_line(tmp_path, gguf):
+    folder, name = gguf
+    out = run(
+        "--game", "tic_tac_toe", "--model", str(folder), "--gguf-file", name, "--lora", "--steps", "1",
+        "--games-per-step", "2", "--max-new-tokens", "16", "--eval-every", "0", "--eval-games", "2",
+        "--eval-opponents", "random", "--ppo-epochs", "1", "--run-name", "smol", "--no-progress", "--threads", "1",
+        cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    run_dir = tmp_path / "runs" / "smol"
+    checkpoint = run_dir / "checkpoints" / "step_0000001"
+    assert (checkpoint / "adapter" / "adapter_model.safetensors").is_file()
+    assert not (checkpoint / "model.safetensors").exists()  # LoRA saves the adapter only
+    line = metrics(run_dir)[0]
+    assert line["games"] == 2 and line["failed_games"] == 0 and 0 <= line["invalid_rate"] <= 1
+    assert "eval/TicTacToe-v0/random/win_rate" in line

@@ -20,7 +20,7 @@ def _strength(policy):
         KUHN,
         lambda: gym_reason.make(KUHN),
         "random",
-        games=2048,
+        games=1024,
         seed=99,
         generator=torch.Generator().manual_seed(5),
     )
