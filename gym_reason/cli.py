@@ -21,6 +21,7 @@ from rich.table import Table
 import gym_reason
 from gym_reason import registry
 from gym_reason.agents.base import parse_value
+from gym_reason.core import derive_seed
 
 
 def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
             f"give one per seat, e.g. --players human,random"
         )
     try:
-        agents = [make_agent(spec, env, seed=args.seed * 1000 + i) for i, spec in enumerate(specs)]
+        agents = [make_agent(spec, env, seed=derive_seed(args.seed, i, 1)) for i, spec in enumerate(specs)]
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     humans = [i for i, s in enumerate(specs) if s == "human"]

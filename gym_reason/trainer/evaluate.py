@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from gym_reason.agents import make_agent
-from gym_reason.core import LEGAL_ACTIONS
+from gym_reason.core import LEGAL_ACTIONS, derive_seed
 from gym_reason.eval.exploitability import decision_points, exploitability, tabular_policy
 from gym_reason.trainer.models import LMPolicy
 from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
@@ -69,7 +69,7 @@ def match_against(
         env = make_env()
         agents = list(env.possible_agents)
         opponent_seat = agents[(g + 1) % len(agents)]
-        agent = make_agent(opponent, env, seed=seed + g)
+        agent = make_agent(opponent, env, seed=derive_seed(seed, g, 1))  # its own stream, not the deal's
         requests.append(
             EpisodeRequest(
                 env_id, env, seed=seed + g, seats={opponent_seat: agent}, opponent_specs={opponent_seat: opponent}

@@ -26,6 +26,7 @@ import torch
 
 import gym_reason
 from gym_reason.agents import make_agent, strongest_fixed_agent
+from gym_reason.core import derive_seed
 from gym_reason.registry import resolve_id
 from gym_reason.trainer import advantages as adv
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
@@ -58,14 +59,6 @@ class _StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-
-
-def _seed(*parts: int) -> int:
-    """A 63-bit seed from integers (stable across processes, unlike ``hash``)."""
-    value = 0x9E3779B97F4A7C15
-    for part in parts:
-        value = (value ^ (part & 0xFFFFFFFFFFFFFFFF)) * 0x100000001B3 & 0xFFFFFFFFFFFFFFFF
-    return value >> 1
 
 
 class Trainer:
@@ -153,7 +146,7 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
     """This step's episodes: ``games_per_step`` split over the envs, some seats given to fixed opponents."""
     config = trainer.config
-    rng = random.Random(_seed(config.seed, step, 1))
+    rng = random.Random(derive_seed(config.seed, step, 1))
     requests = []
     opponents: dict[tuple[str, str], Any] = {}
     n_envs = len(trainer.env_ids)
@@ -171,12 +164,12 @@ def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
                 agents = getattr(env, "possible_agents", ["agent"])
                 seat = agents[g % len(agents)]
                 if (env_id, spec) not in opponents:
-                    opponents[env_id, spec] = make_agent(spec, env, seed=_seed(config.seed, step, 2, e) % 2**31)
+                    opponents[env_id, spec] = make_agent(spec, env, seed=derive_seed(config.seed, step, 2, e))
                 seats[seat] = opponents[env_id, spec]
                 specs[seat] = spec
             requests.append(
                 EpisodeRequest(
-                    env_id, env, seed=_seed(config.seed, step, 3, e, g) % 2**31, seats=seats, opponent_specs=specs
+                    env_id, env, seed=derive_seed(config.seed, step, 3, e, g), seats=seats, opponent_specs=specs
                 )
             )
     return requests
@@ -223,7 +216,7 @@ def update(trainer: Trainer, turns: list[Turn], step: int) -> dict[str, float]:
     if not turns:
         return {}
     model.train()
-    rng = random.Random(_seed(config.seed, step, 4))
+    rng = random.Random(derive_seed(config.seed, step, 4))
     scale = 1.0 - step / config.steps if config.lr_schedule == "linear" else 1.0
     for group in trainer.optimizer.param_groups:
         group["lr"] = config.lr * scale
@@ -294,7 +287,7 @@ def evaluate(trainer: Trainer, step: int) -> dict[str, float]:
     config = trainer.config
     policy = trainer.policy
     metrics: dict[str, float] = {}
-    generator = torch.Generator().manual_seed(_seed(config.seed, step, 5))
+    generator = torch.Generator().manualderive_seed(derive_seed(config.seed, step, 5))
     for e, env_id in enumerate(trainer.env_ids):
         env = trainer.eval_envs[env_id]
         name = env_id.rpartition("/")[2]
@@ -312,7 +305,7 @@ def evaluate(trainer: Trainer, step: int) -> dict[str, float]:
                 lambda env_id=env_id: trainer.make_env(env_id),
                 opponent,
                 config.eval_games,
-                seed=_seed(config.seed, 7, e, o) % 2**31,  # the same games at every evaluation
+                seed=derive_seed(config.seed, 7, e, o),  # the same games at every evaluation
                 generator=generator,
             )
             for key in ("win_rate", "mean_reward", "invalid_rate"):
@@ -346,7 +339,7 @@ def train(
             )
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    torch.manual_seed(config.seed)
+    torch.manualderive_seed(config.seed)
     trainer = Trainer(config, run_dir)
     checkpoint = latest_checkpoint(run_dir) if resume is not None else None
     if checkpoint is not None:
@@ -367,7 +360,7 @@ def train(
             step = trainer.step
             t0 = time.perf_counter()
             requests = plan_games(trainer, step)
-            generator = torch.Generator().manual_seed(_seed(config.seed, step, 6))
+            generator = torch.Generator().manualderive_seed(derive_seed(config.seed, step, 6))
             episodes = play_episodes(trainer.policy, requests, generator)
             t_rollout = time.perf_counter() - t0
             turns = assign_advantages(trainer, [e for e in episodes if e.error is None])
