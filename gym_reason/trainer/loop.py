@@ -287,7 +287,7 @@ def evaluate(trainer: Trainer, step: int) -> dict[str, float]:
     config = trainer.config
     policy = trainer.policy
     metrics: dict[str, float] = {}
-    generator = torch.Generator().manualderive_seed(derive_seed(config.seed, step, 5))
+    generator = torch.Generator().manual_seed(derive_seed(config.seed, step, 5))
     for e, env_id in enumerate(trainer.env_ids):
         env = trainer.eval_envs[env_id]
         name = env_id.rpartition("/")[2]
@@ -339,7 +339,7 @@ def train(
             )
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    torch.manualderive_seed(config.seed)
+    torch.manual_seed(config.seed)
     trainer = Trainer(config, run_dir)
     checkpoint = latest_checkpoint(run_dir) if resume is not None else None
     if checkpoint is not None:
@@ -360,7 +360,7 @@ def train(
             step = trainer.step
             t0 = time.perf_counter()
             requests = plan_games(trainer, step)
-            generator = torch.Generator().manualderive_seed(derive_seed(config.seed, step, 6))
+            generator = torch.Generator().manual_seed(derive_seed(config.seed, step, 6))
             episodes = play_episodes(trainer.policy, requests, generator)
             t_rollout = time.perf_counter() - t0
             turns = assign_advantages(trainer, [e for e in episodes if e.error is None])
