@@ -31,7 +31,7 @@ def run(advantage: str, regularised: bool, steps: int, every: int, seed: int, ro
     overrides = {
         "games": ["kuhn_poker"], "steps": steps, "advantage": advantage, "seed": seed, "lr_schedule": "constant",
         "entropy_coef": 0.1 if regularised else 0.0, "kl_coef": 0.2 if regularised else 0.0,
-        "eval_every": every, "eval_opponents": [], "checkpoint_every": steps, "progress": False,
+        "eval_every": every, "eval_opponents": [], "checkpoint_every": steps, "progress": False, "threads": 1,
         "run_dir": str(root), "run_name": f"{advantage}-{'reg' if regularised else 'plain'}-{seed}",
     }  # fmt: skip
     started = time.perf_counter()
