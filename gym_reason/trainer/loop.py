@@ -122,8 +122,16 @@ class Trainer:
             set_peft_model_state_dict(
                 self.policy.model, load_file(str(directory / "adapter" / "adapter_model.safetensors"))
             )
-        else:  # strict=False: tied output embeddings are saved once
-            self.policy.model.load_state_dict(load_file(str(directory / "model.safetensors")), strict=False)
+        else:  # not strict: tied output embeddings are saved once; anything else missing is an error
+            missing, unexpected = self.policy.model.load_state_dict(
+                load_file(str(directory / "model.safetensors")), strict=False
+            )
+            untied = [k for k in missing if "lm_head" not in k]
+            if unexpected or untied:
+                raise RuntimeError(
+                    f"checkpoint {str(directory)!r} does not fit this run's model (missing {untied}, unexpected "
+                    f"{unexpected}); resume with the config the run was started with (its config.yaml)"
+                )
         state = torch.load(directory / STATE_FILE, map_location=self.device, weights_only=False)
         self.step = int(state["step"])
         self.optimizer.load_state_dict(state["optimizer"])
