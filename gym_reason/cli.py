@@ -165,8 +165,9 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
     with _SelfPlayProgress(console, config) as progress:
         try:
             result = train(config, resume=args.resume, on_step=progress.update)
-        except (ValueError, FileExistsError, FileNotFoundError) as error:
-            console.print(f"[red]error:[/red] {escape(str(error))}")
+        except (ValueError, KeyError, FileExistsError, FileNotFoundError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            console.print(f"[red]error:[/red] {escape(str(message))}")
             return 2
     state = "interrupted at" if result.interrupted else "finished"
     console.print(f"Run {state} step {result.step}/{config.steps}: {result.run_dir}")
