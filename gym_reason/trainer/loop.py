@@ -77,7 +77,9 @@ class Trainer:
         unknown = set(self.env_args) - set(self.env_ids)
         if unknown:
             raise ValueError(f"env_args names env(s) {sorted(unknown)} that are not in games {config.games}")
-        self.policy: LMPolicy = build_policy(config, self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded weight init (e.g. LoRA's) without touching the caller's RNG
+            torch.manual_seed(config.seed)
+            self.policy: LMPolicy = build_policy(config, self.device)
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.model.parameters() if p.requires_grad],
             lr=config.lr,
@@ -347,7 +349,6 @@ def train(
             )
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    torch.manual_seed(config.seed)
     trainer = Trainer(config, run_dir)
     checkpoint = latest_checkpoint(run_dir) if resume is not None else None
     if checkpoint is not None:

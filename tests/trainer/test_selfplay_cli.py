@@ -191,3 +191,14 @@ def test_real_model_with_lora_from_the_command_line(tmp_path, gguf):
     line = metrics(run_dir)[0]
     assert line["games"] == 2 and line["failed_games"] == 0 and 0 <= line["invalid_rate"] <= 1
     assert "eval/TicTacToe-v0/random/win_rate" in line
+
+
+def test_training_leaves_the_callers_torch_rng_alone(tmp_path):
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(load_config(overrides={"steps": 1, "eval_every": 0, "eval_games": 4, "games_per_step": 8,
+                                 "run_dir": str(tmp_path), "progress": False}))  # fmt: skip
+    assert torch.equal(torch.rand(3), expected)
