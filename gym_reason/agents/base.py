@@ -32,6 +32,24 @@ class Agent(Protocol):
         ...
 
 
+class AgentError(RuntimeError):
+    """An agent could not answer some observations of a batch (a server that stays down, say).
+
+    Raised by ``act`` after the agent's own retries. ``answers`` holds one entry per
+    observation of the batch: the answer where one was obtained, ``None`` where not;
+    ``errors`` maps the index of each failed observation to what went wrong. Match
+    runners report the games of the failed observations as *failed* (neither won nor
+    lost) and go on with the others. A reply that arrives but cannot be parsed is not
+    an ``AgentError``: it is an answer, and the env scores it as an invalid move.
+    """
+
+    def __init__(self, answers: Sequence[str | None], errors: dict[int, str]) -> None:
+        self.answers = list(answers)
+        self.errors = dict(errors)
+        first = next(iter(self.errors.items()), (None, "no detail"))
+        super().__init__(f"{len(self.errors)} of {len(self.answers)} requests failed; first (#{first[0]}): {first[1]}")
+
+
 class ScriptedAgent:
     """An agent that reads the structured view (``info["game_observation"]``) and picks a move.
 
