@@ -5,6 +5,8 @@ gym-reason play --game kuhn_poker --players human,fixed:nash
 gym-reason play --game tic_tac_toe --players fixed:minimax,random --games 100 --seed 0
 gym-reason check gym_reason/KuhnPoker-v0      (or --all)
 gym-reason selfplay --game kuhn_poker         (--config FILE, --resume RUN_DIR, --<field> VALUE)
+gym-reason eval --agent runs/<run-id> --game kuhn_poker --opponents random,fixed:nash --games 512
+gym-reason exploitability --agent runs/<run-id> --game kuhn_poker
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -73,18 +76,24 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return 1 if failed else 0
 
 
+def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The env options the user gave (envs outside gym-reason's games, textarena/..., take other arguments)."""
+    options = {"answer_format": args.answer_format, "invalid_move": args.invalid_move, "max_turns": args.max_turns}
+    return {**{k: v for k, v in options.items() if v is not None}, **_parse_env_args(args.env_arg)}
+
+
+def _make_env(game: str, kwargs: dict[str, Any]) -> Any:
+    try:
+        return gym_reason.make(game, **kwargs)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SystemExit(f"error: {exc.args[0] if exc.args else exc}") from None
+
+
 def cmd_play(args: argparse.Namespace, console: Console) -> int:
     from gym_reason.agents import make_agent
     from gym_reason.eval.arena import play_games
 
-    try:
-        # Only options the user gave: envs outside gym-reason's games (textarena/...) take other arguments.
-        options = {"answer_format": args.answer_format, "invalid_move": args.invalid_move, "max_turns": args.max_turns}
-        env = gym_reason.make(
-            args.game, **{k: v for k, v in options.items() if v is not None}, **_parse_env_args(args.env_arg)
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SystemExit(f"error: {exc.args[0] if exc.args else exc}") from None
+    env = _make_env(args.game, _env_kwargs(args))
     specs = [s.strip() for s in args.players.split(",")]
     if len(specs) != len(env.possible_agents):
         raise SystemExit(
@@ -142,6 +151,76 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
             str(o["truncated"]), str(tally.invalid_moves), ci,
         )  # fmt: skip
     console.print(table)
+    return 0
+
+
+def _specs(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe form of an agent spec (``runs/2026-x`` -> ``runs_2026-x``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip("_.") or "agent"
+
+
+AGENT_ERRORS = (ValueError, KeyError, FileNotFoundError, ConnectionError, PermissionError)
+"""What a bad agent spec, model path or server raises: reported as ``error: ...``, exit status 2."""
+
+
+def _fail(console: Console, error: BaseException) -> int:
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    console.print(f"[red]error:[/red] {escape(str(message))}")
+    return 2
+
+
+def cmd_eval(args: argparse.Namespace, console: Console) -> int:
+    from gym_reason.agents import strongest_fixed_agent
+    from gym_reason.eval.evaluation import evaluate
+    from gym_reason.eval.report import eval_table
+
+    kwargs = _env_kwargs(args)
+    env = _make_env(args.game, kwargs)
+    if args.opponents:
+        opponents = _specs(args.opponents)
+    else:
+        strongest = strongest_fixed_agent(env.game.name) if hasattr(env, "game") else None
+        opponents = ["random"] + ([strongest] if strongest else [])
+    try:
+        result = evaluate(
+            args.agent, args.game, opponents, args.games, args.seed, env_kwargs=kwargs, paired=args.paired,
+            concurrency=args.concurrency, ci=args.ci, confidence=args.confidence, transcripts=args.transcripts,
+            command=["gym-reason", *sys.argv[1:]],
+        )  # fmt: skip
+    except AGENT_ERRORS as error:
+        return _fail(console, error)
+    console.print(eval_table(result))
+    for note in result.notes:
+        console.print(f"note: {escape(note)}")
+    out = args.out or f"evals/{_slug(args.game)}/{_slug(args.agent)}_seed{args.seed}.json"
+    console.print(f"Results: {result.save(out)}")
+    if args.transcripts:
+        console.print(f"Transcripts: {args.transcripts}")
+    return 0
+
+
+def cmd_exploitability(args: argparse.Namespace, console: Console) -> int:
+    from gym_reason.agents import make_agent
+    from gym_reason.eval.agent_policy import agent_exploitability
+    from gym_reason.eval.report import exploitability_lines
+
+    env = _make_env(args.game, _env_kwargs(args))
+    try:
+        agent = make_agent(args.agent, env, seed=args.seed)
+        result = agent_exploitability(agent, env, agent_name=args.agent)
+    except AGENT_ERRORS as error:
+        return _fail(console, error)
+    for line in exploitability_lines(result):
+        console.print(escape(line))
+    if args.out:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result.model_dump_json(indent=2) + "\n")
+        console.print(f"Results: {path}")
     return 0
 
 
@@ -243,6 +322,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             )
 
 
+def _add_env_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--answer-format", choices=["bracket", "boxed"], help="default: bracket ([move])")
+    p.add_argument("--invalid-move", choices=["default", "spiral"], help="default: offender -1, other +1")
+    p.add_argument("--max-turns", type=int, default=None)
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. num_hands=3")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gym-reason", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"gym-reason {gym_reason.__version__}")
@@ -266,11 +352,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--alternate-seats", action="store_true", help="rotate the seats from game to game")
     p.add_argument("--show", action="store_true", help="print every observation and answer")
-    p.add_argument("--answer-format", choices=["bracket", "boxed"], help="default: bracket ([move])")
-    p.add_argument("--invalid-move", choices=["default", "spiral"], help="default: offender -1, other +1")
-    p.add_argument("--max-turns", type=int, default=None)
-    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. num_hands=3")
+    _add_env_flags(p)
     p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("eval", help="evaluate an agent against fixed opponents (paired seeds, confidence intervals)")
+    p.add_argument("--agent", required=True, help="runs/<run-id>, hf:PATH, openai:MODEL@URL, fixed:<name>, random")
+    p.add_argument("--game", required=True, help="env id or alias, e.g. kuhn_poker")
+    p.add_argument("--opponents", help="comma-separated agent specs (default: random and the game's strongest bot)")
+    p.add_argument("--games", type=int, default=512, help="games per opponent (default 512)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-paired", dest="paired", action="store_false",
+                   help="independent deals per game instead of each deal played from every seat")  # fmt: skip
+    p.add_argument("--ci", choices=["t", "bootstrap"], default="t", help="interval of the mean reward (default t)")
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--concurrency", type=int, default=256, help="games in flight (default 256)")
+    p.add_argument("--out", help="results JSON (default evals/<game>/<agent>_seed<seed>.json)")
+    p.add_argument("--transcripts", help="also write every game, move by move, to this JSONL file")
+    _add_env_flags(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("exploitability", help="exact exploitability of an agent (kuhn_poker, leduc_holdem)")
+    p.add_argument("--agent", required=True, help="runs/<run-id>, hf:PATH, fixed:<name>, random")
+    p.add_argument("--game", required=True, help="kuhn_poker or leduc_holdem")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also save the result (with the agent's policy table) as JSON")
+    _add_env_flags(p)
+    p.set_defaults(func=cmd_exploitability)
 
     p = sub.add_parser("selfplay", help="train a model by self-play (default: tiny built-in model on the CPU)")
     p.add_argument("--game", help="env ids or aliases, comma-separated (default: kuhn_poker)")

@@ -86,6 +86,20 @@ class ScriptedAgent:
             answers.append(self.answer_format.wrap(_sample(probs, self.rng)))
         return answers
 
+    def action_probabilities(self, batch: Sequence[Observation]) -> list[dict[str, float]]:
+        """The probability of each legal answer (``info["legal_actions"]``), read off :meth:`policy`."""
+        out = []
+        for _obs, info in batch:
+            wrapped = list(info.get(LEGAL_ACTIONS) or [])
+            moves = [self.answer_format.extract(w) for w in wrapped]
+            probs = self.policy(info[GAME_OBSERVATION], [m for m in moves if m is not None])
+            weights = [probs.get(m, 0.0) if m is not None else 0.0 for m in moves]
+            total = sum(weights)
+            if total <= 0:
+                raise ValueError(f"{self.name} gives no probability to any legal move {wrapped}")
+            out.append({w: p / total for w, p in zip(wrapped, weights, strict=True)})
+        return out
+
 
 def _sample(probs: dict[str, float], rng: random.Random) -> str:
     items = list(probs.items())

@@ -1,8 +1,19 @@
-"""Language-model agents: a self-play checkpoint (or any saved :class:`~gym_reason.trainer.models.LMPolicy`) as a player.
+"""Language-model agents: a self-play checkpoint or a local transformers model as a player.
 
-Specs: ``ckpt:PATH`` or a bare path to a run folder (``runs/<run-id>``: its latest
-checkpoint) or to a checkpoint folder. The agent samples exactly as in training
-(constrained decoding over the legal answers for the tiny model).
+Specs:
+
+* ``ckpt:PATH`` or a bare path to a run folder (``runs/<run-id>``: its latest
+  checkpoint) or to a checkpoint folder. The agent samples exactly as in training
+  (constrained decoding over the legal answers for the tiny model).
+* ``hf:PATH`` a local transformers model folder, or a ``.gguf`` file (loaded with
+  ``gguf_file=``), reading the env's text through its chat template and answering
+  free-form, so it must write the answer format itself; options follow as
+  ``:key=value``: ``constrained=true`` (decode over the legal answers instead),
+  ``temperature=0.7``, ``max_new_tokens=64``.
+
+Both report the completion tokens of each answer (``last_tokens``) and give the
+probability of each legal answer (:meth:`LMAgent.action_probabilities`), which exact
+exploitability reads.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gym_reason.agents.base import Observation, register_agent_backend
-from gym_reason.core import AnswerFormat
+from gym_reason.core import LEGAL_ACTIONS, AnswerFormat
 
 
 class LMAgent:
@@ -28,6 +39,8 @@ class LMAgent:
         self.answer_format = AnswerFormat.named(answer_format)
         self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
         self.name = f"lm:{env_id}"
+        self.last_tokens: list[int | None] = []
+        """Completion tokens of each answer of the last ``act`` call."""
 
     def act(self, batch: Sequence[Observation]) -> list[str]:
         from gym_reason.trainer.models import legal_answers
@@ -35,7 +48,25 @@ class LMAgent:
         prompts = [self.policy.prompt(self.env_id, obs, info) for obs, info in batch]
         legal = [legal_answers(info) for _, info in batch]
         completions = self.policy.sample(prompts, legal, self.generator, [self.answer_format] * len(batch))
+        self.last_tokens = [len(c.completion_ids) for c in completions]
         return [c.text for c in completions]
+
+    def action_probabilities(self, batch: Sequence[Observation]) -> list[dict[str, float]]:
+        """The probability of each legal answer (``info["legal_actions"]``) at each observation.
+
+        Constrained decoding: exactly the distribution :meth:`act` samples from. Free-form: each
+        answer's probability as the start of the completion, normalised over the legal answers.
+        """
+        prompts = [self.policy.prompt(self.env_id, obs, info) for obs, info in batch]
+        legal = [list(info.get(LEGAL_ACTIONS) or []) for _, info in batch]
+        missing = [i for i, answers in enumerate(legal) if not answers]
+        if missing:
+            raise ValueError(
+                f"observation #{missing[0]} lists no legal actions; action probabilities need an env that lists them"
+            )
+        if self.policy.constrained:
+            return self.policy.answer_probabilities(prompts, legal)
+        return self.policy.sequence_probabilities(prompts, legal)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -59,8 +90,57 @@ def load_checkpoint_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
     from gym_reason.trainer.models import load_policy
 
     policy = load_policy(resolve_checkpoint(spec))
-    env_id = (getattr(env, "metadata", None) or {}).get("env_id") or getattr(getattr(env, "game", None), "name", "env")
-    return LMAgent(policy, env_id, getattr(env, "answer_format", "bracket"), seed)
+    return LMAgent(policy, _env_id(env), getattr(env, "answer_format", "bracket"), seed)
+
+
+def _env_id(env: Any) -> str:
+    return (getattr(env, "metadata", None) or {}).get("env_id") or getattr(getattr(env, "game", None), "name", "env")
+
+
+HF_OPTIONS = {"constrained": bool, "temperature": float, "max_new_tokens": int}
+
+
+def load_hf_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
+    """``hf:PATH[:key=value...]``: a local transformers model (folder or ``.gguf`` file) as a player."""
+    from gym_reason.agents.base import parse_value
+    from gym_reason.trainer.models import LMPolicy, load_causal_lm
+
+    parts = spec.split(":")
+    options: dict[str, Any] = {}
+    while len(parts) > 1 and "=" in parts[-1]:
+        key, _, value = parts.pop().partition("=")
+        if key not in HF_OPTIONS:
+            raise ValueError(
+                f"unknown hf: option {key!r} in 'hf:{spec}'; valid: {sorted(HF_OPTIONS)} "
+                "(e.g. hf:models/qwen:temperature=0.7)"
+            )
+        kind, parsed = HF_OPTIONS[key], parse_value(value)
+        if not isinstance(parsed, kind) and not (kind is float and isinstance(parsed, int)):
+            raise ValueError(f"hf: option {key}={value!r} must be a {kind.__name__} (e.g. constrained=true)")
+        options[key] = kind(parsed)
+    path = Path(":".join(parts))
+    if not path.exists():
+        raise FileNotFoundError(
+            f"hf: model {str(path)!r} does not exist; give a local transformers model folder or a .gguf file "
+            "(nothing is downloaded)"
+        )
+    if path.suffix == ".gguf":
+        model, tokenizer = load_causal_lm(path.parent, path.name)
+    else:
+        model, tokenizer = load_causal_lm(path)
+    policy = LMPolicy(
+        model,
+        tokenizer,
+        layout="observation",
+        constrained=options.get("constrained", False),
+        max_new_tokens=options.get("max_new_tokens", 256),
+        temperature=options.get("temperature", 1.0),
+    )
+    policy.source = {"model": str(path.resolve())}
+    agent = LMAgent(policy, _env_id(env), getattr(env, "answer_format", "bracket"), seed)
+    agent.name = f"hf:{spec}"
+    return agent
 
 
 register_agent_backend("ckpt", load_checkpoint_agent)
+register_agent_backend("hf", load_hf_agent)

@@ -37,6 +37,16 @@ class RandomAgent:
                 )
         return answers
 
+    def action_probabilities(self, batch: Sequence[Observation]) -> list[dict[str, float]]:
+        """Uniform over each observation's legal answers."""
+        out = []
+        for _obs, info in batch:
+            legal = list(info.get(LEGAL_ACTIONS) or [])
+            if not legal:
+                raise ValueError("the random agent's action probabilities need info['legal_actions']")
+            out.append(dict.fromkeys(legal, 1 / len(legal)))
+        return out
+
 
 def _backend(rest: str, env: Any, seed: int | None) -> RandomAgent:
     if rest:

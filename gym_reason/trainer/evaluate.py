@@ -8,8 +8,9 @@ from typing import Any
 import torch
 
 from gym_reason.agents import make_agent
-from gym_reason.core import LEGAL_ACTIONS, derive_seed
-from gym_reason.eval.exploitability import decision_points, exploitability, tabular_policy
+from gym_reason.core import derive_seed
+from gym_reason.eval import agent_policy
+from gym_reason.eval.exploitability import exploitability, tabular_policy
 from gym_reason.trainer.models import LMPolicy
 from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
 
@@ -17,36 +18,14 @@ from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
 def supports_exploitability(env: Any, policy: LMPolicy) -> bool:
     """Whether ``env`` is a two-player game env whose tree is small enough to solve exactly, and the policy
     decodes over its legal answers (so its move distribution is exactly readable; a free-form model's is not)."""
-    game = getattr(env, "game", None)
-    return bool(
-        policy.constrained
-        and game is not None
-        and hasattr(env, "set_state")
-        and game.num_players == 2
-        and game.finite_actions
-        and game.exact_analysis
-    )
+    return policy.constrained and agent_policy.supports_exploitability(env) is None
 
 
 def policy_table(policy: LMPolicy, env_id: str, env: Any) -> dict[str, dict[str, float]]:
-    """The policy's exact move distribution at every information state of ``env``'s game.
+    """The policy's exact move distribution at every information state of ``env``, each shown as the env shows it."""
+    from gym_reason.agents.lm import LMAgent
 
-    Each information state is shown to the policy as the env would show it (``env.set_state``),
-    and the probability of each legal answer under constrained decoding is read off the model.
-    """
-    game = env.game
-    prompts, legal, keys = [], [], []
-    for player in range(game.num_players):
-        for key, state in decision_points(game, player):
-            env.set_state(state)
-            obs, _, _, _, info = env.last()
-            prompts.append(policy.prompt(env_id, obs, info))
-            legal.append(list(info[LEGAL_ACTIONS]))
-            keys.append(key)
-    table = {}
-    for key, answers, probs in zip(keys, legal, policy.answer_probabilities(prompts, legal), strict=True):
-        table[key] = {env.answer_format.extract(a): probs[a] for a in answers}
-    return table
+    return agent_policy.agent_policy_table(LMAgent(policy, env_id, env.answer_format), env)
 
 
 def policy_exploitability(policy: LMPolicy, env_id: str, env: Any) -> float:

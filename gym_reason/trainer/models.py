@@ -482,6 +482,44 @@ class LMPolicy:
             results.append({a: probs.get(a, 0.0) for a in answers})
         return results
 
+    @torch.no_grad()
+    def sequence_probabilities(
+        self, prompts: Sequence[str], legal: Sequence[Sequence[str]], batch_size: int = 64
+    ) -> list[dict[str, float]]:
+        """Each legal answer's probability as a free-form continuation, normalised over the legal answers.
+
+        The probability that the model (at its sampling temperature) starts its completion with the
+        answer's tokens, as the tokenizer writes the answer; other spellings of the same move are not
+        counted. For models that answer free-form, where :meth:`answer_probabilities` does not apply.
+        """
+        rows: list[tuple[int, str, list[int], int]] = []  # (prompt index, answer, sequence, prompt length)
+        for i, (prompt, answers) in enumerate(zip(prompts, legal, strict=True)):
+            prompt_ids = self.encode_prompt(prompt)
+            for answer in answers:
+                answer_ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
+                rows.append((i, answer, prompt_ids + answer_ids, len(prompt_ids)))
+        logps: list[float] = []
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            positions = [(k, t - 1) for k, (_, _, seq, n) in enumerate(chunk) for t in range(n, len(seq))]
+            targets = [seq[t] for _, _, seq, n in chunk for t in range(n, len(seq))]
+            logits = self._logits_at(self.model, [seq for _, _, seq, _ in chunk], positions).double()
+            token_logp = torch.log_softmax(logits / self.temperature, dim=-1)
+            token_logp = token_logp.gather(-1, torch.tensor(targets, device=logits.device)[:, None]).squeeze(-1)
+            owner = torch.tensor([k for k, (_, _, seq, n) in enumerate(chunk) for _ in range(n, len(seq))])
+            totals = torch.zeros(len(chunk), dtype=torch.float64).index_add_(0, owner, token_logp.cpu())
+            logps.extend(totals.tolist())
+        results: list[dict[str, float]] = [{} for _ in prompts]
+        for (i, answer, _, _), logp in zip(rows, logps, strict=True):
+            results[i][answer] = logp
+        for i, table in enumerate(results):
+            if table:
+                top = max(table.values())
+                weights = {a: math.exp(v - top) for a, v in table.items()}
+                total = sum(weights.values())
+                results[i] = {a: w / total for a, w in weights.items()}
+        return results
+
     # --- persistence -----------------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,304 @@
+"""Evaluate one agent against fixed opponents: paired seeds, many games in flight, honest statistics.
+
+:func:`evaluate` plays ``games`` games of the agent against each opponent. With
+``paired=True`` (the default) games come in groups of one deal per seat
+rotation: the same env seed (so the same cards, dice or start) is played once
+with the agent in each seat, as in duplicate poker. Luck of the deal then
+cancels within a group, and the confidence interval of the mean reward is taken
+over groups, which is where the variance cut shows. Every opponent meets the
+same deals.
+
+The result is an :class:`EvalResult` (pydantic, saved as JSON): provenance
+(agent spec, env id and version, package version, seeds, settings, date,
+command) and, per opponent, a :class:`Summary` overall and per seat: outcome
+rates with Wilson intervals, mean reward with a t (or bootstrap) interval,
+mean turns, invalid-move rate, tokens per turn for agents that report them,
+and the games that failed (an agent that could not answer, an env that raised),
+which are counted apart and score nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import gym_reason
+from gym_reason.agents.base import Agent, make_agent
+from gym_reason.core import Outcome, derive_seed
+from gym_reason.eval.arena import GameRecord, Seating, run_games
+from gym_reason.eval.stats import CI_METHODS, CONFIDENCE, mean_ci, wilson_interval
+
+AGENT = "<agent>"
+"""The label of the evaluated agent in seatings (no agent spec contains ``<``)."""
+
+
+class Interval(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    low: float
+    high: float
+
+
+class Rate(BaseModel):
+    """``count`` of ``trials`` with its rate and Wilson interval."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    trials: int
+    rate: float
+    ci: Interval
+
+    @classmethod
+    def of(cls, count: int, trials: int, confidence: float = CONFIDENCE) -> Rate:
+        low, high = wilson_interval(count, trials, confidence)
+        return cls(count=count, trials=trials, rate=count / trials if trials else 0.0, ci=Interval(low=low, high=high))
+
+
+class Summary(BaseModel):
+    """The agent's results over a set of games (failed games excluded from every rate and mean)."""
+
+    games: int
+    """Games played to their end."""
+    failed: int
+    win: Rate
+    loss: Rate
+    draw: Rate
+    forfeit: Rate
+    """Games the agent lost by an invalid move."""
+    truncated: Rate
+    mean_reward: float
+    reward_ci: Interval
+    reward_ci_unit: str
+    """What the interval's samples are: ``game`` or ``paired group`` (the mean over one deal's seat rotations)."""
+    mean_turns: float
+    """The agent's moves per game."""
+    invalid_moves: Rate
+    """Invalid moves over the agent's moves (the game may go on after one, per the env's rule)."""
+    tokens_per_turn: float | None
+    """Completion tokens per move, for agents that report them."""
+
+
+class OpponentResult(BaseModel):
+    opponent: str
+    overall: Summary
+    by_seat: dict[str, Summary]
+    """The agent's results in each seat (``player_0`` moves first in the shipped games)."""
+
+
+class Provenance(BaseModel):
+    agent: str
+    env_id: str
+    env_version: int | None
+    env_kwargs: dict[str, Any]
+    package_version: str
+    seed: int
+    games_per_opponent: int
+    paired: bool
+    ci: str
+    confidence: float
+    created: str
+    command: list[str] | None
+    python: str
+    platform: str
+
+
+class EvalResult(BaseModel):
+    provenance: Provenance
+    results: list[OpponentResult]
+    notes: list[str] = Field(default_factory=list)
+
+    def save(self, path: str | Path) -> Path:
+        """Write as pretty JSON (atomic: a temporary file, then a rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.model_dump_json(indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> EvalResult:
+        return cls.model_validate_json(Path(path).read_text())
+
+
+def seatings_for(
+    num_seats: int, games: int, seed: int, agent: str, opponent: str, paired: bool = True
+) -> list[Seating]:
+    """The games of ``agent`` against ``opponent``, the agent's seat rotating game by game.
+
+    With ``paired`` each group of ``num_seats`` games shares one env seed (``seed + group``), so the same
+    deal is played with the agent in every seat; ``games`` is rounded up to whole groups. Without it,
+    game ``g`` has seed ``seed + g``.
+
+    >>> [(s.seed, s.seats) for s in seatings_for(2, 4, 10, "a", "b")]
+    [(10, ('a', 'b')), (10, ('b', 'a')), (11, ('a', 'b')), (11, ('b', 'a'))]
+    """
+    if games < 1:
+        raise ValueError(f"games must be at least 1, got {games}")
+    out = []
+    total = math.ceil(games / num_seats) * num_seats if paired else games
+    for g in range(total):
+        seat = g % num_seats
+        seats = tuple(agent if k == seat else opponent for k in range(num_seats))
+        out.append(Seating(seed + (g // num_seats if paired else g), seats))
+    return out
+
+
+def summarize(
+    records: Sequence[GameRecord],
+    label: str,
+    *,
+    paired: bool,
+    ci: str = "t",
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Summary:
+    """The results of ``label`` over ``records`` (the games it sat in)."""
+    played = [r for r in records if not r.failed]
+    counts = dict.fromkeys(map(str, Outcome), 0)
+    rewards, by_group = [], {}
+    moves = invalid = tokens = token_moves = 0
+    for r in played:
+        seat = r.seats.index(label)
+        counts[str(r.outcomes[seat])] += 1
+        rewards.append(r.rewards[seat])
+        by_group.setdefault(r.seed, []).append(r.rewards[seat])
+        moves += r.moves[seat]
+        invalid += r.invalid_moves[seat]
+        if r.tokens[seat] is not None:
+            tokens += r.tokens[seat]
+            token_moves += r.moves[seat]
+    n = len(played)
+    units = [sum(v) / len(v) for v in by_group.values()] if paired else rewards
+    low, high = mean_ci(units, ci, confidence, seed)
+    return Summary(
+        games=n,
+        failed=len(records) - n,
+        **{o: Rate.of(counts[o], n, confidence) for o in map(str, Outcome)},
+        mean_reward=sum(rewards) / n if n else 0.0,
+        reward_ci=Interval(low=low, high=high),
+        reward_ci_unit="paired group" if paired else "game",
+        mean_turns=moves / n if n else 0.0,
+        invalid_moves=Rate.of(invalid, moves, confidence),
+        tokens_per_turn=tokens / token_moves if token_moves else None,
+    )
+
+
+def evaluate(
+    agent: str | Agent,
+    env_id: str,
+    opponents: Sequence[str],
+    games: int,
+    seed: int = 0,
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    paired: bool = True,
+    concurrency: int = 256,
+    ci: str = "t",
+    confidence: float = CONFIDENCE,
+    transcripts: str | Path | None = None,
+    command: Sequence[str] | None = None,
+    on_game: Callable[[GameRecord], None] | None = None,
+) -> EvalResult:
+    """Play ``agent`` (a spec such as ``runs/<id>``, ``hf:PATH``, ``fixed:nash``, or an Agent) against each
+    opponent spec for ``games`` games on ``env_id``; all opponents' games run in flight together, so a
+    batched agent answers them in shared calls.
+
+    ``transcripts``: a JSONL file to write every game to (seats, seed, rewards, outcomes, each move).
+    """
+    if not opponents:
+        raise ValueError("give at least one opponent, e.g. opponents=['random', 'fixed:nash']")
+    if ci not in CI_METHODS:
+        raise ValueError(f"unknown interval method {ci!r}; valid: {list(CI_METHODS)}")
+    env_kwargs = dict(env_kwargs or {})
+
+    def make_env() -> Any:
+        return gym_reason.make(env_id, **env_kwargs)
+
+    probe = make_env()
+    if not hasattr(probe, "agent_iter"):
+        raise ValueError(f"{env_id!r} is a single-agent task; evaluation against opponents needs a multi-agent game")
+    num_seats = len(probe.possible_agents)
+    full_id = (getattr(probe, "metadata", None) or {}).get("env_id", env_id)
+    agents: dict[str, Agent] = {
+        AGENT: make_agent(agent, probe, seed=derive_seed(seed, 1)) if isinstance(agent, str) else agent
+    }
+    labels = []
+    for j, spec in enumerate(dict.fromkeys(opponents)):
+        agents[spec] = make_agent(spec, probe, seed=derive_seed(seed, 2, j))
+        labels.append(spec)
+    seatings: list[Seating] = []
+    owner: list[str] = []
+    for spec in labels:
+        group = seatings_for(num_seats, games, seed, AGENT, spec, paired)
+        seatings += group
+        owner += [spec] * len(group)
+    records = run_games(make_env, seatings, agents, concurrency=concurrency, transcripts=transcripts is not None,
+                        on_game=on_game)  # fmt: skip
+    results = []
+    for spec in labels:
+        mine = [r for r, o in zip(records, owner, strict=True) if o == spec]
+        by_seat = {}
+        for k, seat in enumerate(probe.possible_agents):
+            in_seat = [r for r in mine if r.seats[k] == AGENT]
+            by_seat[seat] = summarize(in_seat, AGENT, paired=False, ci=ci, confidence=confidence, seed=seed)
+        overall = summarize(mine, AGENT, paired=paired, ci=ci, confidence=confidence, seed=seed)
+        results.append(OpponentResult(opponent=spec, overall=overall, by_seat=by_seat))
+    notes = []
+    total = len(seatings) // len(labels)
+    if total != games:
+        notes.append(f"games rounded up from {games} to {total} per opponent: whole paired groups of {num_seats}")
+    failed = sum(r.failed for r in records)
+    if failed:
+        first = next(r.error for r in records if r.failed)
+        notes.append(f"{failed} game(s) failed and are not scored; first error: {first}")
+    if transcripts is not None:
+        _write_transcripts(Path(transcripts), records, owner, agent if isinstance(agent, str) else agent.name)
+    provenance = Provenance(
+        agent=agent if isinstance(agent, str) else getattr(agent, "name", type(agent).__name__),
+        env_id=full_id,
+        env_version=_version(full_id),
+        env_kwargs=env_kwargs,
+        package_version=gym_reason.__version__,
+        seed=seed,
+        games_per_opponent=total,
+        paired=paired,
+        ci=ci,
+        confidence=confidence,
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        command=list(command) if command is not None else None,
+        python=sys.version.split()[0],
+        platform=platform.platform(),
+    )
+    return EvalResult(provenance=provenance, results=results, notes=notes)
+
+
+def _version(env_id: str) -> int | None:
+    """``gym_reason/KuhnPoker-v0`` -> 0."""
+    _, sep, version = env_id.rpartition("-v")
+    return int(version) if sep and version.isdigit() else None
+
+
+def _write_transcripts(path: Path, records: Sequence[GameRecord], owner: Sequence[str], agent: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for record, opponent in zip(records, owner, strict=True):
+            line = {
+                "opponent": opponent,
+                "seed": record.seed,
+                "seats": [agent if s == AGENT else s for s in record.seats],
+                "rewards": record.rewards,
+                "outcomes": [None if o is None else str(o) for o in record.outcomes],
+                "error": record.error,
+                "moves": record.transcript,
+            }
+            f.write(json.dumps(line) + "\n")
