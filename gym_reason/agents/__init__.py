@@ -1,6 +1,6 @@
 """Agents: the batched ``act`` protocol, random and human players, scripted opponents."""
 
-from gym_reason.agents import human, lm, random_agent  # noqa: F401  (register the backends)
+from gym_reason.agents import human, lm, openai_agent, random_agent  # noqa: F401  (register the backends)
 from gym_reason.agents.base import (
     AGENT_BACKENDS,
     FIXED_AGENTS,

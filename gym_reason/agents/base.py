@@ -7,8 +7,10 @@ games into one call.
 
 Agents are named by spec strings (see :func:`make_agent`):
 ``random``, ``human``, ``fixed:<name>[:key=value...]`` (a scripted opponent of
-the env's game, e.g. ``fixed:nash:alpha=0.2``). Later backends (``hf:``,
-``vllm:``, ``openai:``) plug into :data:`AGENT_BACKENDS` the same way.
+the env's game, e.g. ``fixed:nash:alpha=0.2``), ``runs/<run-id>`` or ``ckpt:PATH``
+(a self-play checkpoint), ``hf:PATH`` (a local transformers model) and
+``openai:MODEL@URL`` (an OpenAI-compatible server). Other backends plug into
+:data:`AGENT_BACKENDS` with :func:`register_agent_backend`.
 """
 
 from __future__ import annotations
