@@ -2,9 +2,11 @@
 
 from gym_reason.envs.game_env import GameEnv
 from gym_reason.envs.games.kuhn_poker import KuhnPoker
+from gym_reason.envs.games.leduc_holdem import LeducHoldem
 from gym_reason.envs.games.simple_negotiation import SimpleNegotiation
 from gym_reason.envs.games.tic_tac_toe import TicTacToe
 from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
+from gym_reason.envs.templates.leduc_holdem import LeducHoldemTemplate
 from gym_reason.envs.templates.simple_negotiation import SimpleNegotiationTemplate
 from gym_reason.envs.templates.tic_tac_toe import TicTacToeTemplate
 from gym_reason.envs.textarena import make_textarena_env
@@ -15,6 +17,12 @@ register(
     entry_point=GameEnv.factory(KuhnPoker, KuhnPokerTemplate),
     alias="kuhn_poker",
     description="Kuhn Poker (J/Q/K, ante 1, bets of 1); one hand or a match of num_hands",
+)
+register(
+    id="gym_reason/LeducHoldem-v0",
+    entry_point=GameEnv.factory(LeducHoldem, LeducHoldemTemplate),
+    alias="leduc_holdem",
+    description="Leduc Hold'em: two suits of J/Q/K, two betting rounds, a public card (OpenSpiel's leduc_poker)",
 )
 register(
     id="gym_reason/TicTacToe-v0",
