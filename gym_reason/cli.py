@@ -7,6 +7,8 @@ gym-reason check gym_reason/KuhnPoker-v0      (or --all)
 gym-reason selfplay --game kuhn_poker         (--config FILE, --resume RUN_DIR, --<field> VALUE)
 gym-reason eval --agent runs/<run-id> --game kuhn_poker --opponents random,fixed:nash --games 512
 gym-reason exploitability --agent runs/<run-id> --game kuhn_poker
+gym-reason tournament --game kuhn_poker --pool random,fixed:nash,runs/a --games 256
+gym-reason leaderboard --game kuhn_poker      (writes leaderboards/kuhn_poker.{json,md,png})
 """
 
 from __future__ import annotations
@@ -224,6 +226,41 @@ def cmd_exploitability(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _run_tournament(args: argparse.Namespace, console: Console, pool: list[str], directory: str) -> int:
+    from rich.markdown import Markdown
+
+    from gym_reason.eval.leaderboard import render_markdown, write_leaderboard
+    from gym_reason.eval.tournament import tournament
+
+    kwargs = _env_kwargs(args)
+    _make_env(args.game, kwargs)  # a clear error for an unknown game before any agent loads
+    try:
+        board = tournament(
+            args.game, pool, args.games, args.seed, env_kwargs=kwargs, paired=args.paired,
+            concurrency=args.concurrency, name=_slug(args.game), command=["gym-reason", *sys.argv[1:]],
+        )  # fmt: skip
+    except AGENT_ERRORS as error:
+        return _fail(console, error)
+    console.print(Markdown(render_markdown(board)))
+    paths = write_leaderboard(board, directory)
+    console.print("Written: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def cmd_tournament(args: argparse.Namespace, console: Console) -> int:
+    pool = _specs(args.pool)
+    return _run_tournament(args, console, pool, args.dir)
+
+
+def cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
+    from gym_reason.eval.tournament import default_pool
+
+    env = _make_env(args.game, _env_kwargs(args))
+    pool = _specs(args.pool) if args.pool else default_pool(env, _slug(args.game), args.agents_dir)
+    pool += [spec for spec in _specs(args.add or "") if spec not in pool]
+    return _run_tournament(args, console, pool, args.dir)
+
+
 def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
     from gym_reason.trainer.config import FIELDS, ConfigError, load_config
     from gym_reason.trainer.loop import resume_config, train
@@ -378,6 +415,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also save the result (with the agent's policy table) as JSON")
     _add_env_flags(p)
     p.set_defaults(func=cmd_exploitability)
+
+    for name, helptext in (
+        ("tournament", "every pair of a pool plays; Bradley-Terry and openskill ratings; writes <dir>/<game>.*"),
+        (
+            "leaderboard",
+            "the game's standard tournament (random, every fixed bot, shipped checkpoints) into leaderboards/",
+        ),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--game", required=True, help="env id or alias of a two-player game, e.g. kuhn_poker")
+        if name == "tournament":
+            p.add_argument("--pool", required=True, help="comma-separated agent specs, e.g. random,fixed:nash,runs/a")
+            p.add_argument("--dir", default="tournaments", help="where to write <game>.json/.md/.png")
+        else:
+            p.add_argument("--pool", help="replace the standard pool (comma-separated agent specs)")
+            p.add_argument("--add", help="agents to add to the pool, e.g. runs/<run-id>")
+            p.add_argument("--agents-dir", default="leaderboards/agents",
+                           help="shipped checkpoints, one folder per game alias")  # fmt: skip
+            p.add_argument("--dir", default="leaderboards", help="where to write <game>.json/.md/.png")
+        p.add_argument("--games", type=int, default=256, help="games per pair (default 256)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--no-paired", dest="paired", action="store_false",
+                       help="independent deals per game (default: each deal from both seats, scored per deal)")  # fmt: skip
+        p.add_argument("--concurrency", type=int, default=256, help="games in flight (default 256)")
+        _add_env_flags(p)
+        p.set_defaults(func=cmd_tournament if name == "tournament" else cmd_leaderboard)
 
     p = sub.add_parser("selfplay", help="train a model by self-play (default: tiny built-in model on the CPU)")
     p.add_argument("--game", help="env ids or aliases, comma-separated (default: kuhn_poker)")

@@ -459,8 +459,8 @@ def _bootstrap_scores(
     """``(resamples, n, n)`` score matrices, every pair's games redrawn from the fitted model.
 
     A game between ``i`` and ``j`` is a draw with the pair's observed draw rate
-    ``delta``; otherwise ``i`` wins with the probability that makes ``i``'s
-    expected score the fitted ``p``: ``(p - delta / 2) / (1 - delta)``, clipped to [0, 1].
+    ``delta`` (capped at ``2 * min(p, 1 - p)``); otherwise ``i`` wins with the probability
+    that makes ``i``'s expected score the fitted ``p``: ``(p - delta / 2) / (1 - delta)``.
     """
     n = len(theta)
     score = np.zeros((resamples, n, n))
@@ -469,9 +469,12 @@ def _bootstrap_scores(
             total = int(games[i, j])
             if total == 0:
                 continue
-            draw_rate = draws[i, j] / total
-            expected = _sigmoid(theta[i] - theta[j])
-            decisive_win = float(np.clip((expected - draw_rate / 2) / (1 - draw_rate), 0, 1)) if draw_rate < 1 else 0.5
+            expected = float(_sigmoid(theta[i] - theta[j]))
+            # The observed draw rate, lowered where it must be so the resampled games keep the fitted
+            # expected score: a model that does not fit a pair exactly (intransitive agents) must not
+            # drag the bootstrap away from the estimate.
+            draw_rate = min(draws[i, j] / total, 2 * min(expected, 1 - expected))
+            decisive_win = (expected - draw_rate / 2) / (1 - draw_rate) if draw_rate < 1 else 0.5
             outcome = [(1 - draw_rate) * decisive_win, (1 - draw_rate) * (1 - decisive_win), draw_rate]
             drawn = rng.multinomial(total, outcome, size=resamples)
             score[:, i, j] = drawn[:, 0] + drawn[:, 2] / 2

@@ -173,3 +173,19 @@ def test_bad_input_raises_a_value_error_naming_the_value(build, named: str) -> N
     with pytest.raises(ValueError) as error:
         build()
     assert named in str(error.value)
+
+
+def test_intervals_contain_the_estimate_when_the_model_misfits_a_pair() -> None:
+    """Intransitive pairs (A beats B, B crushes C, but A and C mostly draw) made the bootstrap draw games whose
+    mean score differed from the fitted one, and two estimates fell outside their own 95% intervals."""
+    results = [
+        PairResult(a="A", b="B", wins=146, losses=54, draws=0),
+        PairResult(a="B", b="C", wins=200, losses=0, draws=0),
+        PairResult(a="A", b="C", wins=36, losses=18, draws=146),
+        PairResult(a="A", b="D", wins=110, losses=49, draws=41),
+        PairResult(a="B", b="D", wins=97, losses=75, draws=28),
+        PairResult(a="D", b="C", wins=124, losses=14, draws=62),
+    ]
+    fit = fit_bradley_terry(results, seed=0)
+    for name, estimate in fit.ratings.items():
+        assert estimate.ci_low <= estimate.elo <= estimate.ci_high, (name, estimate)
