@@ -292,10 +292,8 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {key.removeprefix('eval/')}: {value:.4f}")
     console.print(f"Checkpoint: {result.checkpoint}")
     game = config.games[0]
-    console.print(
-        "Evaluate it: "
-        f"gym-reason play --game {game} --players {result.run_dir},random --games 512 --alternate-seats --seed 1"
-    )
+    console.print(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game} --games 512 --seed 1")
+    console.print(f"Watch it play: gym-reason play --game {game} --players {result.run_dir},random --games 1")
     if result.interrupted:
         console.print(f"Continue it: gym-reason selfplay --resume {result.run_dir}")
     return 130 if result.interrupted else 0

@@ -452,35 +452,31 @@ class LMPolicy:
         The product of the masked next-token probabilities along each answer's path in
         the trie, i.e. the distribution :meth:`sample` draws from; the answers' probabilities sum to 1.
         """
-        results = []
-        for prompt, answers in zip(prompts, legal, strict=True):
-            prompt_ids = self.encode_prompt(prompt)
-            trie = self._trie(answers)
-            eos = self.tokenizer.eos_token_id
-            probs: dict[str, float] = {}
-            # Breadth-first over the trie's branching nodes, one batched forward per depth.
-            frontier = [([], trie, 1.0)]
-            while frontier:
-                branching = []
-                for path, node, p in frontier:
-                    while len(node) == 1:
-                        ((token, node),) = node.items()
-                        path = [*path, token]
-                    if node:
-                        branching.append((path, node, p))
-                    else:
-                        text = self.tokenizer.decode([t for t in path if t != eos])
-                        probs[text] = probs.get(text, 0.0) + p
-                if not branching:
-                    break
-                logits = self._last_logits([prompt_ids + path for path, _, _ in branching])
-                frontier = []
-                for row, (path, node, p) in enumerate(branching):
+        prompt_ids = [self.encode_prompt(prompt) for prompt in prompts]
+        eos = self.tokenizer.eos_token_id
+        probs: list[dict[str, float]] = [{} for _ in prompts]
+        # Breadth-first over the tries' branching nodes, all prompts together: one batched forward per depth.
+        frontier = [(i, [], self._trie(answers), 1.0) for i, answers in enumerate(legal)]
+        while frontier:
+            branching = []
+            for i, path, node, p in frontier:
+                while len(node) == 1:
+                    ((token, node),) = node.items()
+                    path = [*path, token]
+                if node:
+                    branching.append((i, path, node, p))
+                else:
+                    text = self.tokenizer.decode([t for t in path if t != eos])
+                    probs[i][text] = probs[i].get(text, 0.0) + p
+            frontier = []
+            for start in range(0, len(branching), 256):
+                chunk = branching[start : start + 256]
+                logits = self._last_logits([prompt_ids[i] + path for i, path, _, _ in chunk])
+                for row, (i, path, node, p) in enumerate(chunk):
                     allowed = list(node)
                     q = torch.softmax(logits[row, allowed].double() / self.temperature, dim=-1)
-                    frontier.extend(([*path, t], node[t], p * float(q[j])) for j, t in enumerate(allowed))
-            results.append({a: probs.get(a, 0.0) for a in answers})
-        return results
+                    frontier.extend((i, [*path, t], node[t], p * float(q[j])) for j, t in enumerate(allowed))
+        return [{a: found.get(a, 0.0) for a in answers} for found, answers in zip(probs, legal, strict=True)]
 
     @torch.no_grad()
     def sequence_probabilities(

@@ -93,6 +93,33 @@ def test_answer_probabilities_sum_to_one_and_match_sampling(answers):
         assert counts[answer] / n == pytest.approx(exact[answer], abs=0.05), (answer, counts, exact)
 
 
+def test_answer_probabilities_of_a_batch_equal_those_of_each_prompt_alone():
+    policy = _policy(temperature=0.3)
+    prompts = [f"kuhn_poker|player_{i % 2}|{i}|" for i in range(len(LEGAL_SETS))]
+    batched = policy.answer_probabilities(prompts, LEGAL_SETS)
+    for prompt, answers, together in zip(prompts, LEGAL_SETS, batched, strict=True):
+        (alone,) = policy.answer_probabilities([prompt], [answers])
+        assert together == pytest.approx(alone, abs=1e-6)  # float32 forwards of different batch shapes
+
+
+def test_sequence_probabilities_are_the_normalised_continuation_probabilities():
+    policy = _policy(temperature=0.7)
+    prompt, answers = "kuhn_poker|player_0|1|", ["[check]", "[bet]", "[b]"]
+    (probs,) = policy.sequence_probabilities([prompt], [answers])
+    prompt_ids = policy.encode_prompt(prompt)
+    logp = {}
+    for answer in answers:
+        ids = prompt_ids + policy.tokenizer(answer, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = policy.model(input_ids=torch.tensor([ids])).logits[0].double() / 0.7
+        steps = torch.log_softmax(logits[len(prompt_ids) - 1 : -1], dim=-1)
+        logp[answer] = float(steps.gather(-1, torch.tensor(ids[len(prompt_ids) :])[:, None]).sum())
+    total = sum(torch.tensor(list(logp.values())).exp().tolist())
+    for answer in answers:
+        assert probs[answer] == pytest.approx(float(torch.tensor(logp[answer]).exp()) / total, rel=1e-5)
+    assert sum(probs.values()) == pytest.approx(1.0)
+
+
 def test_logits_do_not_depend_on_padding_or_batch():
     """A prompt alone and in a batch with longer prompts (right padding) gives the same next-token logits."""
     policy = _policy()

@@ -42,14 +42,14 @@ def test_default_form_writes_a_complete_run(tmp_path):
     assert summary["step"] == 3 and not summary["interrupted"]
     assert (run_dir / "curves.png").stat().st_size > 1000
     assert (run_dir / "checkpoints" / "step_0000003" / "model.safetensors").is_file()
-    assert "Checkpoint:" in out.stdout and "gym-reason play --game kuhn_poker --players" in out.stdout
-    # The printed evaluation command works on the checkpoint.
-    play = subprocess.run(
-        [sys.executable, "-m", "gym_reason.cli", "play", "--game", "kuhn_poker", "--players", f"{run_dir},random",
-         "--games", "20", "--alternate-seats"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    assert "Checkpoint:" in out.stdout and "gym-reason eval --agent runs/r --game kuhn_poker" in out.stdout
+    # The printed evaluation command works on the run folder.
+    evaluation = subprocess.run(
+        [sys.executable, "-m", "gym_reason.cli", "eval", "--agent", str(run_dir), "--game", "kuhn_poker",
+         "--games", "20", "--out", "r.json"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )  # fmt: skip
-    assert play.returncode == 0, play.stdout + play.stderr
-    assert "20" in play.stdout
+    assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["results"][0]["overall"]["games"] == 20
 
 
 def test_several_games_train_together(tmp_path):
