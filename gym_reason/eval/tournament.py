@@ -131,9 +131,13 @@ def tournament(
         for p, (a, b) in enumerate(pairs)
     ]
     played = [r for r in results if r.games]
+    failed_records = [r for r in records if r.failed]
+    if not played:
+        raise ValueError(
+            f"every game of the tournament failed, so nothing can be rated; first error: {failed_records[0].error}"
+        )
     ratings = rate_tournament(played, seed=seed)
     full_id = (getattr(probe, "metadata", None) or {}).get("env_id", env_id)
-    failed = sum(r.failed for r in records)
     provenance: dict[str, Any] = {
         "pool": specs,
         "games_per_pair": len(seatings) // len(pairs),
@@ -141,7 +145,7 @@ def tournament(
         "rated_unit": "deal (one game per seat, rewards summed)" if paired else "game",
         "seed": seed,
         "env_kwargs": env_kwargs,
-        "failed_games": failed,
+        "failed_games": len(failed_records),
         "command": list(command) if command is not None else None,
     }
     return build_leaderboard(full_id, played, ratings, name=name, provenance=provenance)
