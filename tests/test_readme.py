@@ -61,3 +61,17 @@ def test_add_your_own_environment_blocks_run_and_pass_the_checker(readme_envs):
 def test_tour_python_example_runs():
     (block,) = _python_blocks("Tour")
     exec(compile(block, str(README), "exec"), {"__name__": "readme_tour"})
+
+
+def test_readme_shows_the_committed_kuhn_leaderboard():
+    """The ratings table in the README is the one in leaderboards/kuhn_poker.md, which its JSON produced."""
+    from gym_reason.eval.leaderboard import read_leaderboard, render_markdown
+
+    root = README.parent
+    board = read_leaderboard(root / "leaderboards" / "kuhn_poker.json")
+    markdown = (root / "leaderboards" / "kuhn_poker.md").read_text()
+    assert render_markdown(board) == markdown
+    table = [line for line in markdown.split("\n\n")[2].splitlines() if line.startswith("|")]
+    assert len(table) == 2 + len(board.rows)
+    assert "\n".join(table) in README.read_text()
+    assert any(row.name.startswith("leaderboards/agents/kuhn_poker/") for row in board.rows)

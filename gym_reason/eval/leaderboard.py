@@ -140,13 +140,15 @@ def render_markdown(board: Leaderboard) -> str:
     """The leaderboard as Markdown: the ratings table, the win-rate matrix, then how it was made."""
     method = board.method
     percent = f"{method.confidence:.0%}"
+    # A tournament of paired deals rates deals (each deal played once from each seat), not games.
+    unit = "deals" if str(board.provenance.get("rated_unit", "")).startswith("deal") else "games"
     lines = [
         f"# {board.title}",
         "",
         f"Game `{board.game}`, {len(board.rows)} agents, created {board.created.isoformat()}, "
         f"gym-reason {board.version}.",
         "",
-        f"| Rank | Agent | Elo ({percent} CI) | openskill ordinal | Games | Score rate |",
+        f"| Rank | Agent | Elo ({percent} CI) | openskill ordinal | {unit.capitalize()} | Score rate |",
         "|---:|---|---:|---:|---:|---:|",
     ]
     for row in board.rows:
@@ -159,7 +161,7 @@ def render_markdown(board: Leaderboard) -> str:
         "",
         "## Pairwise score rates",
         "",
-        "Score rate (wins + draws / 2) / games of the row agent against the column agent; — where they did not play.",
+        f"Score rate (wins + draws / 2) / {unit} of the row agent against the column agent; — where they did not play.",
         "",
         "| | " + " | ".join(_cell(name) for name in names) + " |",
         "|---|" + "---:|" * len(names),
