@@ -35,6 +35,8 @@ class Limits:
     """Open file descriptors (RLIMIT_NOFILE)."""
     output_bytes: int = 64_000
     """Captured stdout and stderr are each cut to this many bytes (the rest is read and dropped)."""
+    tmp_mb: int = 64
+    """Size of the sandbox's writable /tmp. It is a tmpfs (host memory), so it is capped as well as each file."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,253 @@
+"""The ``bwrap`` backend: bubblewrap namespaces plus rlimits, the default on Linux.
+
+What the program inside sees and may do:
+
+* **no network**: new network namespace with only ``lo`` (``--unshare-all``); no host
+  sockets, abstract unix sockets included; no DNS (no resolver, no resolv.conf);
+* **read-only system**: ``/usr`` bound read-only (with the ``/bin``, ``/lib``, ``/lib64``,
+  ``/sbin`` links), a read-only root, ``/sandbox/main.py`` (the program; a session's
+  driver is ``/sandbox/repl_driver.py``), and a
+  synthesized ``/etc`` of three files (passwd and group naming only the sandbox user,
+  hosts for ``localhost``); nothing else of the host: no /etc/shadow, no home, no project;
+* **private, sized tmpfs** ``/tmp`` (``Limits.tmp_mb``, also the cwd and on ``PYTHONPATH``)
+  and ``/dev/shm``; a new ``/proc`` (own pid namespace: only its own processes) and a
+  minimal ``/dev`` (null, zero, random, urandom, tty, pts);
+* **empty environment** except ``PATH``, ``HOME=/tmp``, ``LANG``, ``PYTHONPATH``,
+  ``PYTHONUNBUFFERED`` (bwrap itself is also started with an empty environment);
+* **no privileges**: a non-root uid on the host (65534 when the host process is root, the
+  caller's own uid otherwise; ``RLIMIT_NPROC`` does not bind root), all capabilities
+  dropped, no new user namespaces (``--disable-userns``), a new session (no terminal
+  injection), killed with its parent (``--die-with-parent``);
+* **rlimits** (set by ``prlimit`` just before the interpreter starts, so that
+  ``RLIMIT_NPROC`` counts this sandbox's processes only): CPU seconds, address space,
+  processes, file size, open files, no core dumps;
+* **wall-clock timeout** from the host: SIGKILL to bwrap, whose pid-1 reaper dies with it,
+  and with pid 1 the kernel kills every process of the pid namespace, daemons included.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import PurePosixPath
+from typing import Any
+
+from gym_reason.sandboxes.base import ExecResult, Limits, Sandbox, SandboxUnavailable, Session, register_backend
+from gym_reason.sandboxes.process import (
+    check_files,
+    close_fds,
+    collect_output,
+    exit_status,
+    kill_group,
+    limit_reached,
+    memfd,
+    popen_from_lasting_thread,
+    prlimit_args,
+    wait_until,
+)
+from gym_reason.sandboxes.repl import ReplSession, driver_config, driver_source
+
+SANDBOX_UID = 65534
+"""The host uid sandboxes run as when the host process is root ("nobody")."""
+
+INSTALL_HINT = "install bubblewrap: apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)"
+USERNS_HINT = (
+    "bwrap needs unprivileged user namespaces: check `sysctl kernel.unprivileged_userns_clone` (must be 1), "
+    "`sysctl user.max_user_namespaces` (must be > 0), and on Ubuntu 23.10+ "
+    "`sysctl kernel.apparmor_restrict_unprivileged_userns` (0, or an AppArmor profile that allows bwrap); "
+    "inside a container, run it with --security-opt seccomp=unconfined or use the docker backend"
+)
+
+_SYSTEM_LINKS = ("bin", "lib", "lib64", "sbin")
+_DRIVER_PATH = "/sandbox/repl_driver.py"
+
+
+def _resolve_tool(path: str, what: str, hint: str) -> str:
+    found = shutil.which(path)
+    if found is None:
+        raise SandboxUnavailable(f"{what} not found at {path!r}: {hint}")
+    return found
+
+
+class BwrapSandbox(Sandbox):
+    """Runs Python in a bubblewrap sandbox (see the module docstring for what it enforces)."""
+
+    name = "bwrap"
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        interpreter: str = "/usr/bin/python3",
+        bwrap: str = "bwrap",
+        prlimit: str = "prlimit",
+    ) -> None:
+        """``interpreter``: the Python that runs inside; it must live under /usr (the only host tree the
+        sandbox sees), which rules out a pyenv or venv Python in a home directory.
+
+        Raises:
+            SandboxUnavailable: bwrap or prlimit is missing, the interpreter is not usable inside,
+                or this machine does not allow the user namespaces bwrap needs.
+        """
+        super().__init__(limits)
+        self.bwrap = _resolve_tool(bwrap, "bubblewrap (bwrap)", INSTALL_HINT)
+        self.prlimit = _resolve_tool(prlimit, "prlimit", "install util-linux: apt-get install util-linux")
+        if not os.path.realpath(self.prlimit).startswith("/usr/"):
+            raise SandboxUnavailable(f"prlimit at {self.prlimit} is not under /usr, so the sandbox cannot run it")
+        real = os.path.realpath(shutil.which(interpreter) or interpreter)
+        if not (real.startswith("/usr/") and os.access(real, os.X_OK)):
+            raise SandboxUnavailable(
+                f"interpreter {interpreter!r} (-> {real}) is not an executable under /usr, the only host tree the "
+                "sandbox sees; install Debian's python3 (apt-get install python3) and use /usr/bin/python3"
+            )
+        self.interpreter = interpreter
+        self.uid = SANDBOX_UID if os.geteuid() == 0 else None
+        _probe(tuple(self._argv([], ["/usr/bin/true"])), self.uid)
+
+    # -- the command line
+
+    def _argv(self, ops: list[str], command: list[str]) -> list[str]:
+        tmp_bytes = str(self.limits.tmp_mb << 20)
+        argv = [
+            self.bwrap,
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
+        for name in _SYSTEM_LINKS:
+            path = "/" + name
+            if os.path.islink(path):
+                argv += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):  # a system without merged /usr
+                argv += ["--ro-bind", path, path]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/dev/shm"]
+        argv += ["--size", tmp_bytes, "--tmpfs", "/tmp", "--dir", "/sandbox", *ops]
+        argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
+        for key, value in (
+            ("PATH", "/usr/bin:/bin"),
+            ("HOME", "/tmp"),
+            ("LANG", "C.UTF-8"),
+            ("PYTHONPATH", "/tmp"),
+            ("PYTHONUNBUFFERED", "1"),
+        ):
+            argv += ["--setenv", key, value]
+        return [*argv, "--", *command]
+
+    def _etc(self) -> list[tuple[str, bytes]]:
+        uid = os.getuid() if self.uid is None else self.uid
+        gid = os.getgid() if self.uid is None else self.uid
+        return [
+            ("/etc/passwd", f"sandbox:x:{uid}:{gid}:sandbox:/tmp:/usr/sbin/nologin\n".encode()),
+            ("/etc/group", f"sandbox:x:{gid}:\n".encode()),
+            ("/etc/hosts", b"127.0.0.1 localhost\n::1 localhost\n"),
+        ]
+
+    def _popen(self, argv: list[str], fds: list[int], stdin: int) -> subprocess.Popen[bytes]:
+        privileges: dict[str, Any] = {}
+        if self.uid is not None:
+            privileges = {"user": self.uid, "group": self.uid, "extra_groups": []}
+        return popen_from_lasting_thread(
+            argv,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=fds,
+            env={"PATH": "/usr/bin:/bin"},  # nothing of the host's environment reaches bwrap
+            cwd="/",
+            start_new_session=True,
+            **privileges,
+        )
+
+    def _file_ops(self, entries: list[tuple[str, bytes]], fds: list[int]) -> list[str]:
+        """bwrap ``--file`` options that copy each (path, data) into the sandbox; opened fds go to ``fds``."""
+        ops: list[str] = []
+        made: set[str] = set()
+        for path, data in entries:
+            for parent in reversed(PurePosixPath(path).parents):
+                if str(parent) not in ("/", "/tmp", "/sandbox") and str(parent) not in made:
+                    made.add(str(parent))
+                    ops += ["--dir", str(parent)]
+            fd = memfd("sandbox-file", data)
+            fds.append(fd)
+            ops += ["--file", str(fd), path]
+        return ops
+
+    # -- the contract
+
+    def run(
+        self, code: str, timeout: float = 10.0, *, stdin: str = "", files: dict[str, str] | None = None
+    ) -> ExecResult:
+        entries = [(f"/tmp/{path}", data) for path, data in check_files(files)]
+        entries += [*self._etc(), ("/sandbox/main.py", code.encode())]
+        fds: list[int] = []
+        stdin_fd = memfd("sandbox-stdin", stdin.encode())
+        try:
+            ops = self._file_ops(entries, fds)
+            command = [*prlimit_args(self.prlimit, self.limits), self.interpreter, "/sandbox/main.py"]
+            start = time.monotonic()
+            proc = self._popen(self._argv(ops, command), fds, stdin_fd)
+        finally:
+            close_fds([*fds, stdin_fd])
+        deadline = start + timeout
+        try:
+            out, err, truncated, timed_out = collect_output(proc, deadline, self.limits.output_bytes)
+            if not timed_out and not wait_until(proc, deadline):
+                timed_out = True
+        finally:
+            if proc.poll() is None:
+                kill_group(proc)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+        wall_time = time.monotonic() - start
+        exit_code = -signal.SIGKILL if timed_out else exit_status(proc.returncode, shell_style=True)
+        stderr = err.decode(errors="replace")
+        return ExecResult(
+            stdout=out.decode(errors="replace"),
+            stderr=stderr,
+            exit_code=exit_code,
+            timed_out=timed_out,
+            killed_by_limit=not timed_out and limit_reached(exit_code, stderr, killed_by_host=False),
+            wall_time=wall_time,
+            truncated=truncated,
+        )
+
+    def session(self) -> Session:
+        return ReplSession(self._spawn_driver, self.limits, kill=kill_group, shell_style_status=True)
+
+    def _spawn_driver(self) -> subprocess.Popen[bytes]:
+        fds: list[int] = []
+        try:
+            ops = self._file_ops([*self._etc(), (_DRIVER_PATH, driver_source().encode())], fds)
+            command = [*prlimit_args(self.prlimit, self.limits, session=True)]
+            command += [self.interpreter, _DRIVER_PATH, driver_config(self.limits)]
+            return self._popen(self._argv(ops, command), fds, subprocess.PIPE)
+        finally:
+            close_fds(fds)
+
+
+@functools.cache
+def _probe(argv: tuple[str, ...], uid: int | None) -> None:
+    """Start one empty sandbox (once per command line and uid) to learn whether namespaces are allowed here."""
+    privileges: dict[str, Any] = {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=30, env={}, cwd="/", check=False, **privileges)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SandboxUnavailable(f"bwrap could not start ({error}); {USERNS_HINT}") from None
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip()
+        raise SandboxUnavailable(f"bwrap cannot create its namespaces here ({said}); {USERNS_HINT}")
+
+
+register_backend("bwrap", BwrapSandbox)
