@@ -32,6 +32,7 @@ from gym_reason.sandboxes import Limits, Sandbox, SandboxPool, SandboxUnavailabl
 BACKENDS: dict[str, Callable[[Limits], Sandbox]] = {
     "bwrap": lambda limits: make_sandbox("bwrap", limits),
     "local": lambda limits: make_sandbox("local", limits),
+    "docker": lambda limits: make_sandbox("docker", limits),
 }
 """Backend name -> factory. Add a backend with one line here."""
 

@@ -1,10 +1,10 @@
 """Sandboxes for untrusted model code: one contract (:mod:`gym_reason.sandboxes.base`), several backends.
 
-Importing this package registers the built-in backends (``bwrap``, ``local``) and starts nothing:
+Importing this package registers the built-in backends (``bwrap``, ``docker``, ``local``) and starts nothing:
 a backend probes the machine only when one is made (:func:`make_sandbox`).
 """
 
-from gym_reason.sandboxes import bwrap, local  # noqa: F401  (each registers its backend)
+from gym_reason.sandboxes import bwrap, docker_backend, local  # noqa: F401  (each registers its backend)
 from gym_reason.sandboxes.base import (
     BACKENDS,
     ExecResult,

@@ -1,0 +1,588 @@
+"""The ``docker`` sandbox backend: each :meth:`DockerSandbox.run` in a fresh container, a session in one container.
+
+The image is built locally by ``bash scripts/build_sandbox_image.sh`` (a debootstrapped Debian
+with ``python3``; no image registry needed). Each container is locked down by Docker and the
+kernel, never by code running inside it:
+
+* ``network_mode="none"``: no network interface but loopback.
+* a read-only root filesystem; ``/tmp`` is a tmpfs of ``Limits.tmp_mb`` with ``nosuid,nodev,noexec``
+  (as is ``/dev/shm``, in a private IPC namespace).
+  ``noexec`` still lets ``python3 /tmp/main.py`` run (Python *reads* the file), but nothing written
+  there can be executed or mapped executable.
+* user ``65534:65534`` (nobody), ``cap_drop=["ALL"]``, ``no-new-privileges``, Docker's default
+  seccomp profile (it refuses ``unshare``, ``mount``, ``bpf``, ``keyctl`` and more to such a
+  container), no mounts from the host, no devices, no host environment variables.
+* the memory cgroup: ``mem_limit == memswap_limit == Limits.memory_mb`` (tmpfs pages count too);
+  going over gets the container OOM-killed (``ExecResult.killed_by_limit``).
+* ``pids_limit = Limits.processes`` (processes and threads), ``nano_cpus`` (``cpus`` cores at
+  most), rlimits ``cpu``, ``fsize``, ``nofile`` from :class:`Limits`, and ``core=0``.
+* ``init=True``: Docker's tini is PID 1, so the program is not, and the kernel's rlimit signals
+  (``SIGXCPU``) reach it as they would on the host. When the program ends, tini ends and the
+  kernel kills everything left in the container.
+* the ``none`` log driver: output reaches this process through the attach stream only, never the
+  host's disk; at most ``Limits.output_bytes`` per stream is kept, the rest is read and dropped.
+* the wall-clock timeout is enforced from the host (kill, then remove the container); coreutils
+  ``timeout`` inside the container is a backstop should this process die mid-run.
+
+:meth:`DockerSandbox.run` uses a new container each time. Starting one costs about 150 ms, so the
+next run's container is started in the background when a run ends (the *spare*): it waits, with
+nothing of the caller's inside, until its program arrives on stdin. A run that follows another
+after a pause of a few hundred milliseconds starts in about 80 ms instead of about 230 ms.
+
+Sessions run the shared REPL driver (:mod:`gym_reason.sandboxes.repl_driver`) through the shared
+host side (:class:`gym_reason.sandboxes.repl.ReplSession`); :class:`_ContainerProcess` makes a
+container look like the subprocess both expect.
+
+Containers carry the label ``gym-reason.sandbox`` and their owner's pid; they are removed in
+``finally`` blocks, when a forgotten session is garbage-collected, at interpreter exit
+(``atexit``), and by :func:`remove_leftover_containers`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+import weakref
+from typing import IO, Any, cast
+
+from gym_reason.sandboxes.base import ExecResult, Limits, Sandbox, SandboxUnavailable, Session, register_backend
+from gym_reason.sandboxes.process import (
+    SESSION_CPU_CALLS,
+    collect_output,
+    exit_status,
+    limit_reached,
+    wait_until,
+)
+from gym_reason.sandboxes.repl import ReplSession, driver_command
+
+DEFAULT_IMAGE = "gym-reason-sandbox:bookworm"
+IMAGE_ENV = "GYM_REASON_SANDBOX_IMAGE"
+"""Environment variable naming the image (the build script reads it too)."""
+LABEL = "gym-reason.sandbox"
+OWNER_LABEL = "gym-reason.owner-pid"
+SANDBOX_USER = "65534:65534"
+PROGRAM = "/tmp/main.py"
+"""Where :meth:`DockerSandbox.run` writes the program; /tmp is also the working directory."""
+START_DAEMON_HINT = "dockerd --iptables=false --ip-forward=false --bridge=none &"
+
+_BACKSTOP_SECONDS = 5
+"""Grace past the host's timeout before coreutils ``timeout`` inside the container kills the program."""
+_ENVIRONMENT = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/tmp",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+_FRAME = struct.Struct(">BxxxL")  # Docker's multiplexed attach stream: stream id, 3 zero bytes, size
+_STDERR = 2
+
+# Waits for "<8-byte length><JSON {code, files, backstop}>" on stdin, writes the files under /tmp, then
+# becomes `timeout -s KILL <backstop> python3 /tmp/main.py`, whose stdin is what follows the request:
+# the caller's `stdin`. Nothing of the caller's runs before the request, so a container started ahead
+# of time and left waiting here (the spare) is as fresh as a new one.
+_RUN_BOOTSTRAP = r"""
+import json, os, struct, sys
+def read_exactly(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(0, n - len(data))
+        if not chunk:
+            sys.exit("gym-reason: the request was cut short")
+        data += chunk
+    return data
+request = json.loads(read_exactly(struct.unpack(">Q", read_exactly(8))[0]))
+for name, text in request["files"].items():
+    path = os.path.join("/tmp", name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    f.write(request["code"])
+os.execvp("timeout", ["timeout", "-s", "KILL", str(request["backstop"]), sys.executable, sys.argv[1]])
+"""
+_RUN_COMMAND = ["python3", "-c", _RUN_BOOTSTRAP, PROGRAM]
+
+# Reads "<4-byte length><the REPL driver's source>" from stdin and runs it as __main__: the driver
+# arrives through stdin rather than argv, so /proc/*/cmdline inside the session stays short.
+_DRIVER_LOADER = r"""
+import os, struct, sys
+def read_exactly(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(0, n - len(data))
+        if not chunk:
+            sys.exit("gym-reason: the driver was cut short")
+        data += chunk
+    return data
+source = read_exactly(struct.unpack(">I", read_exactly(4))[0]).decode()
+del read_exactly
+exec(compile(source, "<repl_driver>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+"""
+
+# -- leak safety net --------------------------------------------------------------------------------
+
+_live_containers: dict[str, Any] = {}
+"""Container id -> the docker API client that made it: what the ``atexit`` hook removes."""
+_live_lock = threading.Lock()
+
+
+def _forget_and_remove(api: Any, container_id: str) -> None:
+    with _live_lock:
+        _live_containers.pop(container_id, None)
+    with contextlib.suppress(Exception):
+        api.remove_container(container_id, force=True)
+
+
+@atexit.register
+def _remove_live_containers() -> None:
+    with _live_lock:
+        leftovers = list(_live_containers.items())
+    for container_id, api in leftovers:
+        _forget_and_remove(api, container_id)
+
+
+def remove_leftover_containers(everyone: bool = False) -> list[str]:
+    """Remove sandbox containers left behind by processes that died without cleaning up (``kill -9``).
+
+    Only containers whose owner pid is no longer alive on this machine are removed, unless
+    ``everyone`` (then every container labelled ``gym-reason.sandbox``, also those in use). Returns their ids.
+    """
+    api = _docker_client().api
+    removed = []
+    for container in api.containers(all=True, filters={"label": LABEL}):
+        owner = (container.get("Labels") or {}).get(OWNER_LABEL, "")
+        if not everyone and owner.isdigit() and _pid_alive(int(owner)):
+            continue
+        with contextlib.suppress(Exception):
+            api.remove_container(container["Id"], force=True)
+            removed.append(container["Id"])
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- the daemon -------------------------------------------------------------------------------------
+
+
+def _docker_client() -> Any:
+    """A client of the daemon the environment names (``DOCKER_HOST``, else the local socket), or SandboxUnavailable."""
+    try:
+        import docker
+    except ImportError as e:
+        raise SandboxUnavailable(
+            'the docker backend needs the Docker SDK for Python: pip install "gym-reason[docker]"'
+        ) from e
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as e:
+        raise SandboxUnavailable(
+            f"no reachable Docker daemon: {e}. Install Docker (Debian: apt-get install docker.io) and start "
+            f"the daemon as root: {START_DAEMON_HINT} (no bridge, no iptables rules: sandboxes use "
+            f"network_mode=none), or point DOCKER_HOST at a running one"
+        ) from e
+    return client
+
+
+def _check_files(files: dict[str, str] | None) -> dict[str, str]:
+    files = dict(files or {})
+    for name, text in files.items():
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"bad file name {name!r}: use a relative path under /tmp without '.', '..' or empty parts")
+        if not isinstance(text, str):
+            raise TypeError(f"file {name!r}: content must be str, not {type(text).__name__}")
+        if "/tmp/" + name == PROGRAM:
+            raise ValueError(f"file name {name!r} is taken by the program itself ({PROGRAM}); choose another")
+    return files
+
+
+# -- a container as a subprocess --------------------------------------------------------------------
+
+
+def _pump(sock: socket.socket, out_fd: int, err_fd: int, done: threading.Event) -> None:
+    """Copy Docker's multiplexed attach stream into two pipes until the container's output ends."""
+    pending = bytearray()
+    try:
+        while chunk := sock.recv(1 << 16):
+            pending += chunk
+            while len(pending) >= _FRAME.size:
+                stream, size = _FRAME.unpack_from(pending)
+                if len(pending) < _FRAME.size + size:
+                    break
+                view = memoryview(pending)[_FRAME.size : _FRAME.size + size]
+                fd = err_fd if stream == _STDERR else out_fd
+                while view:
+                    view = view[os.write(fd, view) :]
+                view.release()
+                del pending[: _FRAME.size + size]
+    except OSError:  # the socket was closed under us (kill), or the reader went away (EPIPE)
+        pass
+    finally:
+        done.set()
+        for fd in (out_fd, err_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class _ContainerProcess:
+    """A started container that quacks like :class:`subprocess.Popen` with three pipes.
+
+    ``stdin`` writes to the container's stdin, ``stdout``/``stderr`` are pipes fed by a thread that
+    demultiplexes the attach stream, ``poll``/``wait``/``returncode`` report the container's exit
+    status (``128 + N`` for a signal, as tini reports it). So code written for subprocesses
+    (:func:`~gym_reason.sandboxes.process.collect_output`, :class:`ReplSession`) drives containers as is.
+    """
+
+    def __init__(self, api: Any, container_id: str) -> None:
+        self.api = api
+        self.container_id = container_id
+        self.returncode: int | None = None
+        self.made_for: object = None
+        """What the container was made for (the sandbox's settings), to tell a stale spare."""
+        self._oom_killed: bool | None = None
+        # Attach before start, so that no output is missed; removed with the container if it is forgotten.
+        self._finalizer = weakref.finalize(self, _forget_and_remove, api, container_id)
+        self._response = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        self._sock: socket.socket = getattr(self._response, "_sock", self._response)
+        self._sock.settimeout(None)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self.stdin: IO[bytes] = self._sock.makefile("wb")
+        self.stdout: IO[bytes] = os.fdopen(out_r, "rb", buffering=0)
+        self.stderr: IO[bytes] = os.fdopen(err_r, "rb", buffering=0)
+        self._output_done = threading.Event()
+        threading.Thread(
+            target=_pump, args=(self._sock, out_w, err_w, self._output_done), daemon=True, name="gym-reason-docker"
+        ).start()
+        api.start(container_id)
+
+    def write_stdin_and_close(self, data: bytes) -> None:
+        """Send ``data`` and then EOF, from a thread so that a program that never reads cannot block us."""
+
+        def write() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                self.stdin.write(data)
+                self.stdin.flush()
+                self._sock.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=write, daemon=True, name="gym-reason-docker-stdin").start()
+
+    def ended(self) -> bool:
+        """Whether the container's output has ended (it has exited, or is exiting)."""
+        return self._output_done.is_set()
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._output_done.is_set():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.wait(1.0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            try:
+                # requests refuses a zero timeout; a stopped container answers at once anyway
+                status = self.api.wait(self.container_id, timeout=None if timeout is None else max(timeout, 0.01))
+            except Exception as e:  # requests' read timeout, or the container is gone
+                running = _container_running(self.api, self.container_id)
+                if running:
+                    raise subprocess.TimeoutExpired(f"container {self.container_id[:12]}", timeout or 0) from e
+                try:  # stopped: it answers at once; removed before we read its status: we killed it
+                    status = self.api.wait(self.container_id, timeout=10)
+                except Exception:
+                    status = {"StatusCode": 128 + signal.SIGKILL}
+            self.returncode = int(status["StatusCode"])
+        return self.returncode
+
+    def oom_killed(self) -> bool:
+        """Whether the memory cgroup killed the container (ask once it has stopped)."""
+        if self._oom_killed is None:
+            try:
+                state = self.api.inspect_container(self.container_id)["State"]
+                self._oom_killed = bool(state.get("OOMKilled"))
+            except Exception:
+                self._oom_killed = False
+        return self._oom_killed
+
+    def kill(self) -> None:
+        """SIGKILL everything in the container (it stays, to be inspected, until :meth:`remove`)."""
+        self._detach()
+        with contextlib.suppress(Exception):
+            self.api.kill(self.container_id)
+
+    def remove(self) -> None:
+        """Kill and remove the container and close our ends of its streams. Idempotent."""
+        self._detach()
+        self._finalizer()
+        if self.returncode is None:
+            self.returncode = 128 + signal.SIGKILL
+
+    def _detach(self) -> None:
+        # First, so that the daemon is not stuck writing a flood we no longer read (a kill would wait on it).
+        with contextlib.suppress(Exception):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        for closable in (self.stdin, self._sock, self._response):
+            with contextlib.suppress(Exception):
+                closable.close()
+
+
+def _container_running(api: Any, container_id: str) -> bool | None:
+    try:
+        return bool(api.inspect_container(container_id)["State"]["Running"])
+    except Exception:
+        return None
+
+
+def _discard(proc: _ContainerProcess) -> None:
+    proc.remove()
+    for pipe in (proc.stdout, proc.stderr):
+        pipe.close()
+
+
+def _remove_process(proc: subprocess.Popen[bytes]) -> None:
+    """ReplSession's ``kill``: remove the session's container."""
+    cast(_ContainerProcess, proc).remove()
+
+
+# -- the backend ------------------------------------------------------------------------------------
+
+
+class DockerSandbox(Sandbox):
+    """Runs code in locked-down containers of a locally built image (see the module docstring).
+
+    Args:
+        limits: resource limits applied to every container.
+        image: the image to run; default ``$GYM_REASON_SANDBOX_IMAGE`` or ``gym-reason-sandbox:bookworm``.
+        cpus: CPU cores one container may use at most (``nano_cpus``).
+
+    Raises:
+        SandboxUnavailable: the Docker SDK is missing, no daemon is reachable, or the image is absent
+            (each message says how to fix it).
+    """
+
+    name = "docker"
+
+    def __init__(self, limits: Limits | None = None, *, image: str | None = None, cpus: float = 1.0) -> None:
+        super().__init__(limits)
+        if cpus <= 0:
+            raise ValueError(f"cpus must be a positive number of cores, got {cpus!r}")
+        self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
+        self.cpus = cpus
+        self._closed = False
+        self._spare: _ContainerProcess | None = None
+        self._spare_pending = False
+        self._spare_cond = threading.Condition()
+        self._client = _docker_client()
+        self._api = self._client.api
+        import docker.errors
+
+        try:
+            self._api.inspect_image(self.image)
+        except docker.errors.ImageNotFound as e:
+            self.close()
+            raise SandboxUnavailable(
+                f"the sandbox image {self.image!r} is not in the local Docker daemon; build it (about a minute, "
+                f"as root, no registry needed): GYM_REASON_SANDBOX_IMAGE={self.image} bash scripts/build_sandbox_image.sh"
+            ) from e
+
+    def _start(self, command: list[str], *, session: bool) -> _ContainerProcess:
+        """Create and start a container running ``command`` under every protection of the module docstring."""
+        import docker.types
+
+        lim = self.limits
+        mib = 1 << 20
+        cpu_hard = lim.cpu_seconds * SESSION_CPU_CALLS if session else lim.cpu_seconds + 1
+        ulimits = [
+            docker.types.Ulimit(name="cpu", soft=lim.cpu_seconds, hard=cpu_hard),  # SIGXCPU, then SIGKILL
+            docker.types.Ulimit(name="fsize", soft=lim.file_size_mb * mib, hard=lim.file_size_mb * mib),
+            docker.types.Ulimit(name="nofile", soft=lim.open_files, hard=lim.open_files),
+            docker.types.Ulimit(name="core", soft=0, hard=0),  # a host core_pattern pipe would run on the host
+        ]
+        host_config = self._api.create_host_config(
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,noexec,nosuid,nodev,size={lim.tmp_mb}m,mode=1777"},
+            shm_size=f"{lim.tmp_mb}m",  # /dev/shm, the other writable place, no larger than /tmp
+            ipc_mode="private",
+            mem_limit=f"{lim.memory_mb}m",
+            memswap_limit=f"{lim.memory_mb}m",
+            pids_limit=lim.processes,
+            nano_cpus=int(self.cpus * 1e9),
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=ulimits,
+            init=True,
+            log_config=docker.types.LogConfig(type="none"),
+            oom_score_adj=1000,  # if the host itself runs out of memory, sandboxes die first
+        )
+        container_id: str = self._api.create_container(
+            self.image,
+            command=command,
+            user=SANDBOX_USER,
+            working_dir="/tmp",
+            environment=dict(_ENVIRONMENT),
+            hostname="sandbox",
+            stdin_open=True,
+            detach=False,  # with stdin_open: StdinOnce, so closing our stdin gives the program EOF
+            network_disabled=True,
+            labels={LABEL: "1", OWNER_LABEL: str(os.getpid())},
+            host_config=host_config,
+        )["Id"]
+        with _live_lock:
+            _live_containers[container_id] = self._api
+        try:
+            proc = _ContainerProcess(self._api, container_id)
+        except BaseException:
+            _forget_and_remove(self._api, container_id)
+            raise
+        proc.made_for = self._settings()
+        return proc
+
+    def _settings(self) -> tuple[object, ...]:
+        return (self.limits, self.image, self.cpus)
+
+    # -- the spare: run()'s next container, started ahead of time ---------------------------------
+
+    def _run_container(self) -> _ContainerProcess:
+        """A started container waiting for its program: the spare if it is ready or being started (it
+        will be ready sooner than a new one), else a new one."""
+        with self._spare_cond:
+            while self._spare_pending:
+                self._spare_cond.wait()
+            proc, self._spare = self._spare, None
+        if proc is not None and (proc.ended() or proc.made_for != self._settings()):
+            _discard(proc)
+            proc = None
+        return proc if proc is not None else self._start(_RUN_COMMAND, session=False)
+
+    def _after_run(self, used: _ContainerProcess) -> None:
+        """Remove the used container and start the next spare, in the background once the run is over
+        (so that neither competes with the program for CPU), and the next run finds its container up."""
+        with self._spare_cond:
+            start_spare = not self._closed and self._spare is None and not self._spare_pending
+            self._spare_pending |= start_spare
+        threading.Thread(
+            target=self._replace, args=(used, start_spare), daemon=True, name="gym-reason-docker-spare"
+        ).start()
+
+    def _replace(self, used: _ContainerProcess, start_spare: bool) -> None:
+        try:
+            if start_spare:  # first: a run may be waiting for it
+                self._start_spare()
+        finally:
+            _discard(used)
+
+    def _start_spare(self) -> None:
+        proc = None
+        try:
+            proc = self._start(_RUN_COMMAND, session=False)
+        except Exception:  # the next run() starts its own container and reports what is wrong
+            pass
+        finally:
+            with self._spare_cond:
+                self._spare_pending = False
+                if proc is not None and not self._closed:
+                    self._spare, proc = proc, None
+                self._spare_cond.notify_all()
+            if proc is not None:
+                _discard(proc)
+
+    def run(
+        self, code: str, timeout: float = 10.0, *, stdin: str = "", files: dict[str, str] | None = None
+    ) -> ExecResult:
+        """Run ``code`` as ``python3 /tmp/main.py`` in a fresh container; ``files`` are written under /tmp first.
+
+        ``exit_code`` is negative for a signal (read from tini's ``128 + N``, so a program that itself
+        exits with 137 reads as -9). ``killed_by_limit``: the memory cgroup OOM-killed it, an rlimit
+        signal ended it, or its last traceback line names a limit error (``MemoryError``, ``EFBIG``...).
+        """
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
+        if self._closed:
+            raise RuntimeError("this sandbox is closed; make a new one with make_sandbox('docker')")
+        request = {"code": code, "files": _check_files(files), "backstop": int(timeout) + 1 + _BACKSTOP_SECONDS}
+        payload = json.dumps(request).encode()
+        proc = self._run_container()
+        try:
+            start = time.monotonic()
+            deadline = start + timeout
+            proc.write_stdin_and_close(struct.pack(">Q", len(payload)) + payload + stdin.encode())
+            out, err, truncated, timed_out = collect_output(
+                cast(subprocess.Popen[bytes], proc), deadline, self.limits.output_bytes
+            )
+            if not timed_out:
+                timed_out = not wait_until(cast(subprocess.Popen[bytes], proc), deadline)
+            if timed_out:
+                proc.kill()
+            wall_time = time.monotonic() - start
+            exit_code = -signal.SIGKILL if timed_out else exit_status(proc.wait(10.0), shell_style=True)
+            stderr = err.decode(errors="replace")
+            return ExecResult(
+                stdout=out.decode(errors="replace"),
+                stderr=stderr,
+                exit_code=exit_code,
+                timed_out=timed_out,
+                killed_by_limit=not timed_out
+                and (proc.oom_killed() or limit_reached(exit_code, stderr, killed_by_host=False)),
+                wall_time=wall_time,
+                truncated=truncated,
+            )
+        finally:
+            self._after_run(proc)
+
+    def session(self) -> Session:
+        """A persistent interpreter (the shared REPL driver) in its own container, started now.
+
+        ``Limits.cpu_seconds`` applies per call; the container's hard CPU limit allows
+        ``SESSION_CPU_CALLS`` calls' worth. Memory, processes and /tmp are the container's, shared
+        by all calls. A timeout or crash replaces the container; the result's ``stderr`` says the
+        state is lost.
+        """
+        command = driver_command("python3", self.limits)
+        at = command.index("-c") + 1
+        driver = command[at].encode()
+        command[at] = _DRIVER_LOADER
+
+        def spawn() -> subprocess.Popen[bytes]:
+            proc = self._start(command, session=True)
+            proc.stdin.write(struct.pack(">I", len(driver)) + driver)
+            proc.stdin.flush()
+            return cast(subprocess.Popen[bytes], proc)
+
+        return ReplSession(spawn, self.limits, kill=_remove_process, shell_style_status=True)
+
+    def close(self) -> None:
+        """Remove the spare container and close the connection to the daemon. Idempotent.
+
+        Sessions already open keep working until they are closed."""
+        if hasattr(self, "_spare_cond"):
+            with self._spare_cond:
+                self._closed = True
+                while self._spare_pending:
+                    self._spare_cond.wait()
+                spare, self._spare = self._spare, None
+            if spare is not None:
+                _discard(spare)
+        client, self._client = getattr(self, "_client", None), None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+register_backend("docker", DockerSandbox)
