@@ -75,3 +75,13 @@ def test_readme_shows_the_committed_kuhn_leaderboard():
     assert len(table) == 2 + len(board.rows)
     assert "\n".join(table) in README.read_text()
     assert any(row.name.startswith("leaderboards/agents/kuhn_poker/") for row in board.rows)
+
+
+def test_sandboxes_example_runs(capsys):
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed: apt-get install bubblewrap")
+    (block,) = _python_blocks("Sandboxes")
+    exec(compile(block, str(README), "exec"), {"__name__": "readme_example"})
+    assert capsys.readouterr().out.split() == ["2432902008176640000", "True"]
