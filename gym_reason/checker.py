@@ -154,7 +154,14 @@ def _transcript_single(env: gymnasium.Env, seed: int, policy: Policy, max_steps:
 # --------------------------------------------------------------------------- multi-agent checks
 
 
-def _check_spaces(env: AECEnv) -> str:
+def _check_spaces(env: Any) -> str:
+    """Text in, text out: every observation and action space is a gymnasium ``Text`` space."""
+    if not isinstance(env, AECEnv):
+        for kind, space in (("observation", env.observation_space), ("action", env.action_space)):
+            _expect(
+                isinstance(space, gymnasium.spaces.Text), f"the {kind} space is {space!r}, not a gymnasium Text space"
+            )
+        return "Text spaces"
     for agent in env.possible_agents:
         for space in (env.observation_space(agent), env.action_space(agent)):
             _expect(
@@ -391,6 +398,7 @@ def check_env(
 
         run("api (order, rewards, termination, dead steps, info keys, turn limit)", play_many)
     else:
+        run("spaces", lambda: _check_spaces(env))
 
         def gymnasium_checker() -> str:
             from gymnasium.utils.env_checker import check_env as gym_check_env

@@ -103,3 +103,26 @@ class _ConstantKeyKuhn(KuhnPoker):
 def test_checker_catches_observation_keys_that_hide_differences():
     report = check_env(lambda: GameEnv(_ConstantKeyKuhn(), KuhnPokerTemplate()), episodes=5)
     assert "observation keys" in [r.name for r in report.failures()], str(report)
+
+
+def test_single_agent_env_with_a_non_text_space_fails_the_spaces_check():
+    import gymnasium
+
+    from gym_reason.core import ACTION_FORMAT, OUTCOME, ROLE, STATE_KEY, text_space
+
+    class Counter(gymnasium.Env):
+        """Text observations, but a Discrete action space: breaks the text-in contract."""
+
+        observation_space = text_space()
+        action_space = gymnasium.spaces.Discrete(2)
+
+        def reset(self, seed=None, options=None):
+            super().reset(seed=seed)
+            return "count", {ROLE: "agent", ACTION_FORMAT: "[n]", STATE_KEY: 0}
+
+        def step(self, action):
+            return "done", 0.0, True, False, {ROLE: "agent", ACTION_FORMAT: "[n]", STATE_KEY: 1, OUTCOME: "draw"}
+
+    report = check_env(Counter, episodes=2)
+    spaces = next(r for r in report.results if r.name == "spaces")
+    assert not spaces.passed and "Discrete" in spaces.detail and "action space" in spaces.detail

@@ -36,6 +36,18 @@ register(
     alias="simple_negotiation",
     description="Simple Negotiation: trade five resources valued privately; the bigger value gain wins",
 )
+register(
+    id="gym_reason/CodeInterpreter-v0",
+    entry_point="gym_reason.envs.code.interpreter:CodeInterpreterEnv",
+    alias="code_interpreter",
+    description="math and counting tasks solved with a sandboxed Python interpreter, then a final [answer]",
+)
+register(
+    id="gym_reason/CodeTests-v0",
+    entry_point="gym_reason.envs.code.code_tests:CodeTestsEnv",
+    alias="code_tests",
+    description="write a Python function until it passes hidden unit tests run in a sandbox",
+)
 register_namespace(
     "textarena",
     make_textarena_env,
