@@ -161,8 +161,20 @@ class AnswerFormat:
     open: str
     close: str
     instruction: str
+    stop_after: tuple[str, ...] | None = None
+    """Texts after which a free-form reply is over (a sampler stops there); ``None``: the closing mark.
+    An env whose replies hold code, where the closing mark also appears inside the code, sets its own."""
 
     NAMES = ("bracket", "boxed")
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        """Where free-form sampling of a reply in this format stops.
+
+        >>> AnswerFormat.named("boxed").stops
+        ('}',)
+        """
+        return (self.close,) if self.stop_after is None else self.stop_after
 
     @classmethod
     def named(cls, name: str | AnswerFormat) -> AnswerFormat:

@@ -219,9 +219,14 @@ class LMPolicy:
                 strict=True,
             ):
                 out[i] = c
-        if free:
-            formats = [answer_format[i] if answer_format else AnswerFormat.named("bracket") for i in free]
-            for i, c in zip(free, self._sample_free([prompts[i] for i in free], formats, generator), strict=True):
+        # Free rows are sampled in groups that share their stop strings: generate() stops every row at
+        # any of the batch's stop strings, so one env's closing mark must not cut another env's reply.
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i in free:
+            fmt = answer_format[i] if answer_format else AnswerFormat.named("bracket")
+            groups.setdefault(fmt.stops, []).append(i)
+        for stops, rows in groups.items():
+            for i, c in zip(rows, self._sample_free([prompts[i] for i in rows], stops, generator), strict=True):
                 out[i] = c
         return out  # type: ignore[return-value]
 
@@ -317,11 +322,12 @@ class LMPolicy:
         return ids.to(self.device), lengths.to(self.device)
 
     def _sample_free(
-        self, prompts: Sequence[str], formats: Sequence[AnswerFormat], generator: torch.Generator
+        self, prompts: Sequence[str], stops: Sequence[str], generator: torch.Generator
     ) -> list[Completion]:
+        """Free-form completions that end at EOS, at ``max_new_tokens``, or right after one of ``stops``."""
         prompt_ids = [self.encode_prompt(p) for p in prompts]
         eos = self._end_ids()
-        closers = {_closing_mark(fmt) for fmt in formats}
+        closers = set(stops)
         width = max(len(p) for p in prompt_ids)
         ids = torch.full((len(prompts), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -347,7 +353,7 @@ class LMPolicy:
                 repetition_penalty=1.0,
                 no_repeat_ngram_size=0,
                 max_new_tokens=self.max_new_tokens,
-                stop_strings=sorted(closers),
+                stop_strings=sorted(closers) or None,
                 tokenizer=self.tokenizer,
                 pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=eos,
@@ -675,12 +681,6 @@ def load_policy(directory: str | Path, device: torch.device | str = "cpu") -> LM
     policy = LMPolicy(model, tokenizer, **settings)
     policy.source = source
     return policy
-
-
-def _closing_mark(answer_format: AnswerFormat) -> str:
-    """What ends an answer in this format (``]`` for ``[move]``, ``}`` for ``\\boxed{move}``)."""
-    wrapped = answer_format.wrap("MOVE")
-    return wrapped[wrapped.index("MOVE") + len("MOVE") :]
 
 
 def legal_answers(info: dict[str, Any]) -> list[str] | None:

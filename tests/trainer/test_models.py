@@ -185,6 +185,28 @@ def test_free_completions_stop_at_the_closing_mark_or_eos_and_hold_no_padding():
     assert ends["budget"] and ends["closer"] and ends["eos"], ends
 
 
+def test_each_row_stops_only_at_its_own_formats_stop_strings():
+    """A batch mixing envs: bracket rows stop at ``]``, rows whose format stops elsewhere (code replies)
+    must not be cut at the ``]`` of their neighbours (generate() applies a batch's stop strings to every row)."""
+    import dataclasses
+
+    policy = _policy(constrained=False, max_new_tokens=48)
+    code = dataclasses.replace(AnswerFormat.named("bracket"), stop_after=("```\n",))
+    prompts = [f"{i}|" * (1 + i % 9) for i in range(64)]
+    formats = [AnswerFormat.named("bracket") if i % 2 else code for i in range(64)]
+    completions = policy.sample(prompts, [None] * 64, torch.Generator().manual_seed(4), formats)
+    eos = policy.tokenizer.eos_token_id
+    code_rows = [c for i, c in enumerate(completions) if i % 2 == 0]
+    # Code rows run to EOS or the budget; with random weights some contain "]" without stopping there.
+    assert all(c.completion_ids[-1] == eos or len(c.completion_ids) == 48 for c in code_rows)
+    assert any("]" in c.text[:-1] for c in code_rows)
+    assert all(
+        c.completion_ids[-1] == eos or len(c.completion_ids) == 48 or c.text.endswith("]")
+        for i, c in enumerate(completions)
+        if i % 2
+    )
+
+
 def test_plain_copy_is_the_same_model_and_saves(tmp_path):
     from transformers import AutoModelForCausalLM
 

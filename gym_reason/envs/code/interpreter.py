@@ -45,6 +45,7 @@ are discarded). The namespace is then the same as long as those cells are determ
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import random
 from collections.abc import Sequence
@@ -136,7 +137,9 @@ class CodeInterpreterEnv(gymnasium.Env):
         if not isinstance(output_chars, int) or not 100 <= output_chars <= 20_000:
             raise ValueError(f"output_chars must be an integer in 100..20000, got {output_chars!r}")
         self.max_turns = max_turns
-        self.answer_format = AnswerFormat.named(answer_format)
+        # Free-form sampling stops after a code block's closing fence, not at the answer's closing mark,
+        # which code is full of (``]`` or ``}``); a final answer without code ends at the model's EOS.
+        self.answer_format = dataclasses.replace(AnswerFormat.named(answer_format), stop_after=("```\n",))
         self.timeout = float(timeout)
         self.output_chars = output_chars
         if max_turns * (CODE_ECHO_CHARS + 2 * output_chars + 500) + 10_000 > MAX_TEXT_LENGTH:
