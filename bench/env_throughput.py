@@ -27,6 +27,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gym_reason
 from gym_reason.core import LEGAL_ACTIONS
@@ -52,11 +53,8 @@ def _timed(play_one: Callable[[], int]) -> Runner:
     return run
 
 
-# --- ours -----------------------------------------------------------------------------------------
-
-
-def ours_text(alias: str) -> Runner:
-    env = gym_reason.make(alias)
+def _aec_games(env, legal_moves: Callable[[Any, dict], list]) -> Runner:
+    """Games of a PettingZoo AEC env, random legal play: seeded once, then reset without a seed."""
     rng = random.Random(0)
     env.reset(seed=0)
     first = [True]
@@ -67,11 +65,38 @@ def ours_text(alias: str) -> Runner:
         else:
             env.reset()
         for _agent in env.agent_iter():
-            _obs, _reward, terminated, truncated, info = env.last()
-            env.step(None if terminated or truncated else rng.choice(info[LEGAL_ACTIONS]))
+            obs, _reward, terminated, truncated, info = env.last()
+            env.step(None if terminated or truncated else rng.choice(legal_moves(obs, info)))
         return 1
 
     return _timed(play_one)
+
+
+def _ta_render(env) -> str:
+    _player_id, messages = env.get_observation()
+    return "\n".join(str(m[1]) if isinstance(m, tuple) else str(m) for m in messages)
+
+
+def _textarena_games(env, games_per_reset: int, legal_moves: Callable[[dict], list]) -> Runner:
+    """Episodes of a bare TextArena env (given no seed), random legal play, the observation rendered every step."""
+    rng = random.Random(0)
+
+    def play_one() -> int:
+        env.reset(num_players=2)
+        done = False
+        while not done:
+            _ta_render(env)
+            done, _info = env.step(f"[{rng.choice(legal_moves(env.state.game_state))}]")
+        return games_per_reset
+
+    return _timed(play_one)
+
+
+# --- ours -----------------------------------------------------------------------------------------
+
+
+def ours_text(alias: str) -> Runner:
+    return _aec_games(gym_reason.make(alias), lambda _obs, info: info[LEGAL_ACTIONS])
 
 
 def ours_rules(game_cls: type) -> Runner:
@@ -93,71 +118,27 @@ def ours_rules(game_cls: type) -> Runner:
 # --- peers ----------------------------------------------------------------------------------------
 
 
-def _ta_render(env) -> str:
-    _player_id, messages = env.get_observation()
-    return "\n".join(str(m[1]) if isinstance(m, tuple) else str(m) for m in messages)
-
-
 def textarena_kuhn() -> Runner:
     from textarena.envs.KuhnPoker.env import KuhnPokerEnv
 
     env = KuhnPokerEnv(max_rounds=3)
-    rng = random.Random(0)
-
-    def play_one() -> int:
-        env.reset(num_players=2)
-        done = False
-        while not done:
-            _ta_render(env)
-            tree = env.state.game_state["current_legal_action_tree"]
-            done, _info = env.step(f"[{rng.choice(list(tree))}]")
-        return env.max_rounds
-
-    return _timed(play_one)
+    return _textarena_games(env, env.max_rounds, lambda game: list(game["current_legal_action_tree"]))
 
 
 def textarena_tictactoe() -> Runner:
     from textarena.envs.TicTacToe.env import TicTacToeEnv
 
-    env = TicTacToeEnv()
-    rng = random.Random(0)
+    def empty_cells(game: dict) -> list[int]:
+        board = game["board"]
+        return [r * 3 + c for r in range(3) for c in range(3) if board[r][c] == ""]
 
-    def play_one() -> int:
-        env.reset(num_players=2)
-        done = False
-        while not done:
-            _ta_render(env)
-            board = env.state.game_state["board"]
-            empty = [r * 3 + c for r in range(3) for c in range(3) if board[r][c] == ""]
-            done, _info = env.step(f"[{rng.choice(empty)}]")
-        return 1
-
-    return _timed(play_one)
+    return _textarena_games(TicTacToeEnv(), 1, empty_cells)
 
 
 def pettingzoo_tictactoe() -> Runner:
     from pettingzoo.classic import tictactoe_v3
 
-    env = tictactoe_v3.env()
-    rng = random.Random(0)
-    env.reset(seed=0)
-    first = [True]
-
-    def play_one() -> int:
-        if first[0]:
-            first[0] = False
-        else:
-            env.reset()
-        for _agent in env.agent_iter():
-            obs, _reward, terminated, truncated, _info = env.last()
-            if terminated or truncated:
-                env.step(None)
-            else:
-                mask = obs["action_mask"]
-                env.step(rng.choice([i for i in range(9) if mask[i]]))
-        return 1
-
-    return _timed(play_one)
+    return _aec_games(tictactoe_v3.env(), lambda obs, _info: [i for i in range(9) if obs["action_mask"][i]])
 
 
 def pyspiel_rules(name: str) -> Runner:

@@ -1,49 +1,73 @@
 """The one adapter from pure rules to a multi-agent text env.
 
 :class:`GameEnv` turns any :class:`~gym_reason.envs.games.base.Game` plus its
-text template into a PettingZoo :class:`~pettingzoo.AECEnv` that follows
-:mod:`gym_reason.core`: it renders observations, reads the answer out of the
-model's raw text, scores unreadable or illegal answers with the invalid-move
-rule, samples chance with its own generator, and truncates at a turn limit.
-It knows nothing about any particular game.
+text template into a PettingZoo AEC env that follows :mod:`gym_reason.core`
+(the bookkeeping every such env shares is :class:`~gym_reason.envs.aec.TextAECEnv`'s):
+it renders observations, reads the answer out of the model's raw text, scores
+unreadable or illegal answers with the invalid-move rule, samples chance with its
+own generator, and truncates at a turn limit. It knows nothing about any particular game.
+
+It is on the hot path of every rollout, so it renders each view once (memoised on the
+game's observation keys, with its legal-move line, the usual end-of-game texts and the
+exact answers that name a listed move) and does little more per step than the rules do.
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from gymnasium import spaces
-from pettingzoo import AECEnv
-
 from gym_reason.core import (
-    ACTION_FORMAT,
     GAME_OBSERVATION,
     INVALID_ACTION,
     LEGAL_ACTIONS,
-    METRICS,
-    OUTCOME,
     PARSED_ACTION,
     REWARD_COMPONENTS,
-    ROLE,
     STATE_KEY,
     AnswerFormat,
     InvalidMoveRule,
     Outcome,
-    text_space,
     to_charset,
 )
-from gym_reason.envs.games.base import Game, State, resolve_chance
+from gym_reason.envs.aec import TextAECEnv, outcome_of
+from gym_reason.envs.games.base import CHANCE, Game, State, resolve_chance
 from gym_reason.envs.templates import Template
 
 _QUOTE_LIMIT = 200  # characters of an invalid answer repeated back in an observation
-_MEMO_LIMIT = 100_000  # memoised views (or legal-move sets) per env
+_MEMO_LIMIT = 100_000  # memoised views per player and env
+_RESULTS_LIMIT = 64  # memoised end-of-game observations per view
+_WAITING = "Waiting for the other player to move."
+_plain_observation_key = State.observation_key
+_plain_parse_move = State.parse_move
 
 
-class GameEnv(AECEnv):
+@dataclass(slots=True)
+class _View:
+    """A player's view at one observation key, rendered once: games revisit the same few positions
+    millions of times in training."""
+
+    data: dict[str, Any]
+    """``State.observation(player)``, shown as ``info[GAME_OBSERVATION]``."""
+    body: str
+    """The rules and the state as text."""
+    footer: str
+    """What follows the body when the player is to move: its legal moves (if listed) and the instruction."""
+    prompt: str
+    """``body`` and ``footer``: the observation of the player to move."""
+    legal: list[str] | None = None
+    """The legal moves that ``footer`` lists, ``None`` until the player is to move here."""
+    wrapped: list[str] = field(default_factory=list)
+    """``legal`` in the answer format: ``info[LEGAL_ACTIONS]``."""
+    answers: dict[str, str] = field(default_factory=dict)
+    """Answers that are exactly a listed legal move, and that move: read without parsing."""
+    results: dict[float | str, str] = field(default_factory=dict)
+    """The observation at the usual end of the game, by the player's return (a zero by its repr,
+    which keeps its sign)."""
+
+
+class GameEnv(TextAECEnv):
     """A turn-based game as a text env: agents ``player_0`` .. ``player_{n-1}``.
 
     Args:
@@ -57,7 +81,9 @@ class GameEnv(AECEnv):
         render_mode: ``None``, ``"ansi"`` (``render()`` returns the full state) or ``"human"`` (prints it).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "is_parallelizable": False}
+    _SNAPSHOT_FIELDS: ClassVar[tuple[str, ...]] = (
+        *TextAECEnv._SNAPSHOT_FIELDS, "_notes", "_ending", "_footer", "_answers", "_state",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -69,36 +95,26 @@ class GameEnv(AECEnv):
         max_turns: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        super().__init__()
         self.game = game
         self.template = template
         self.answer_format = AnswerFormat.named(answer_format)
         self.invalid_move = (
             invalid_move if isinstance(invalid_move, InvalidMoveRule) else InvalidMoveRule.named(invalid_move)
         )
-        if max_turns is None:
-            max_turns = game.max_game_length
-        if not isinstance(max_turns, int) or max_turns < 1:
-            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
-        self.max_turns = max_turns
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, {self.metadata['render_modes']}")
-        self.render_mode = render_mode
-        self.metadata = {**self.metadata, "name": game.name}
-        self.possible_agents = [f"player_{i}" for i in range(game.num_players)]
-        self._index = {a: i for i, a in enumerate(self.possible_agents)}
-        self._space = text_space()
-        self.observation_spaces = dict.fromkeys(self.possible_agents, self._space)
-        self.action_spaces = dict.fromkeys(self.possible_agents, self._space)
-        example = self.answer_format.wrap("move")
-        self._instruction = self.answer_format.instruction.format(example=example)
+        instruction = self.answer_format.instruction.format(example=self.answer_format.wrap("move"))
+        super().__init__(
+            max_turns=game.max_game_length if max_turns is None else max_turns,
+            render_mode=render_mode,
+            name=game.name,
+            instruction=instruction,
+        )
+        self._set_players(game.num_players)
         self._rules = [template.rules(game, i) for i in range(game.num_players)]
-        self._view_memo: dict[tuple[int, Any], tuple[dict[str, Any], str]] = {}
-        self._legal_memo: dict[tuple[str, ...], tuple[list[str], str]] = {}
+        self._views: list[dict[Any, _View]] = [{} for _ in range(game.num_players)]  # per player, by observation key
         self._finite = game.finite_actions
-        self._footer = self._instruction
-        self._rng = random.Random()
-        self._state = None  # set by reset()
+        self._footer = instruction
+        self._answers: dict[str, str] = {}
+        self._state: State | None = None  # set by reset()
 
     @classmethod
     def factory(cls, game_cls: type[Game], template_cls: Callable[[], Template]) -> Callable[..., GameEnv]:
@@ -132,41 +148,11 @@ class GameEnv(AECEnv):
         make_env.env_players = game_cls.num_players  # type: ignore[attr-defined]
         return make_env
 
-    # --- spaces ------------------------------------------------------------------------------
-    def observation_space(self, agent: str) -> spaces.Text:
-        self._check_agent(agent)
-        return self._space
-
-    def action_space(self, agent: str) -> spaces.Text:
-        self._check_agent(agent)
-        return self._space
-
-    def _check_agent(self, agent: str) -> int:
-        try:
-            return self._index[agent]
-        except (KeyError, TypeError):
-            raise ValueError(f"unknown agent {agent!r}; valid: {self.possible_agents}") from None
-
     # --- episode -----------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
-        if seed is not None:
-            self._rng.seed(seed)
-        if options:
-            raise ValueError(f"{type(self).__name__}.reset takes no options, got {sorted(options)}")
-        agents = self.possible_agents[:]
-        self.agents = agents
-        self.rewards = dict.fromkeys(agents, 0.0)
-        self._cumulative_rewards = dict.fromkeys(agents, 0.0)
-        self.terminations = dict.fromkeys(agents, False)
-        self.truncations = dict.fromkeys(agents, False)
-        self.infos = {a: {ROLE: a, ACTION_FORMAT: self._instruction} for a in agents}
-        self._turn = 0
-        self._over = False
-        self._paid = False  # whether self.rewards holds non-zero rewards of the last step
-        self._notes = [""] * len(agents)  # what each player is told about its own last answer
+        self._begin_episode(seed, options)
+        self._notes = [""] * len(self.possible_agents)  # what each player is told about its own last answer
         self._ending = ""
-        self._bodies: dict[str, str] = {}
-        self._obs_cache: dict[str, str] = {}
         state = self.game.new_initial_state()
         resolve_chance(state, self._rng)
         self._state = state
@@ -189,102 +175,77 @@ class GameEnv(AECEnv):
         agent = self.possible_agents[player]
         self.agent_selection = agent
         state = self._state
-        view, body = self._view(state, player)
-        self._bodies = {agent: body}
-        self._obs_cache = {}
+        state_key = state.information_state(player)
+        # The default observation key is the information state: do not compute it twice.
+        key = state_key if type(state).observation_key is _plain_observation_key else state.observation_key(player)
+        view = self._views[player].get(key) or self._new_view(state, player, key)
         info = self.infos[agent]
-        info[STATE_KEY] = state.information_state(player)
-        info[GAME_OBSERVATION] = view
+        info[STATE_KEY] = state_key
+        info[GAME_OBSERVATION] = view.data
         if self._finite:
-            legal = tuple(state.legal_actions())
-            hit = self._legal_memo.get(legal)
-            if hit is None:
-                wrapped = [self.answer_format.wrap(m) for m in legal]
-                hit = (wrapped, f"Your legal moves: {', '.join(wrapped)}.\n{self._instruction}")
-                self._remember(self._legal_memo, legal, hit)
-            info[LEGAL_ACTIONS], self._footer = hit
-        else:
-            self._footer = self._instruction
+            legal = state.legal_actions()
+            if view.legal != legal:  # the first time the player is to move at this view
+                self._list_moves(view, state, legal)
+            info[LEGAL_ACTIONS] = view.wrapped
+        self._footer = view.footer
+        self._answers = view.answers
+        self._obs_cache = {} if self._notes[player] else {agent: view.prompt}
 
-    def _view(self, state: State, player: int) -> tuple[dict[str, Any], str]:
-        """The player's view and its text (rules + state), memoised on ``State.observation_key``.
+    def _new_view(self, state: State, player: int, key: Any) -> _View:
+        """Render the player's view and memoise it on its observation key ``key``.
 
-        Games revisit the same few positions millions of times in training; the rules contract says equal
-        observation keys give equal views, and the checker verifies it.
+        Games revisit the same few positions millions of times in training; the rules contract says
+        equal observation keys give equal views, and the checker verifies it.
         """
-        key = (player, state.observation_key(player))
-        hit = self._view_memo.get(key)
-        if hit is None:
-            view = state.observation(player)
-            hit = (view, f"{self._rules[player]}\n{self.template.state(view)}")
-            self._remember(self._view_memo, key, hit)
-        return hit
-
-    @staticmethod
-    def _remember(memo: dict, key: Any, value: Any) -> None:
+        data = state.observation(player)
+        body = f"{self._rules[player]}\n{self.template.state(data)}"
+        view = _View(data, body, self._instruction, f"{body}\n{self._instruction}")
+        memo = self._views[player]
         if len(memo) >= _MEMO_LIMIT:  # games with huge state spaces gain nothing from a memo; keep it bounded
             memo.clear()
-        memo[key] = value
+        memo[key] = view
+        return view
 
-    def agent_iter(self, max_iter: int = 2**63) -> Iterator[str]:
-        """The agent to act, until every agent is done (PettingZoo's ``agent_iter``, as a generator)."""
-        while self.agents and max_iter > 0:
-            max_iter -= 1
-            yield self.agent_selection
+    def _list_moves(self, view: _View, state: State, legal: list[str]) -> None:
+        """Fill in the legal moves of the player to move at ``view``."""
+        wrap = self.answer_format.wrap
+        view.legal = list(legal)  # a copy: a game may reuse its list
+        view.wrapped = [wrap(m) for m in legal]
+        view.footer = f"Your legal moves: {', '.join(view.wrapped)}.\n{self._instruction}"
+        view.prompt = f"{view.body}\n{view.footer}"
+        if type(state).parse_move is _plain_parse_move:  # which reads a listed move as itself
+            extract = self.answer_format.extract
+            view.answers = {w: m for w, m in zip(view.wrapped, legal, strict=True) if extract(w) == m}
+        else:
+            view.answers = {}
 
-    def last(self, observe: bool = True) -> tuple[str | None, float, bool, bool, dict[str, Any]]:
-        agent = self.agent_selection
-        return (
-            self.observe(agent) if observe else None,
-            self._cumulative_rewards[agent],
-            self.terminations[agent],
-            self.truncations[agent],
-            self.infos[agent],
-        )
-
-    def step(self, action: str | None) -> None:
-        if self._over:
-            self._dead_step(self.agent_selection, action)
-            return
-        if self._state is None:
-            raise RuntimeError("step() called before reset(); call env.reset(seed=...) first")
-        agent = self.agent_selection
-        if not isinstance(action, str):
-            raise TypeError(
-                f"action for {agent} must be the model's text (str), got {type(action).__name__} {action!r}; "
-                "pass None only for agents whose episode is over (terminated or truncated)"
-            )
-        player = self._index[agent]
+    def _play(self, agent: str, player: int, action: str) -> None:
         state = self._state
-        if self._paid:  # rewards of the previous step are not this step's
-            rewards = self.rewards
-            for a in rewards:
-                rewards[a] = 0.0
-            self._paid = False
-        self._cumulative_rewards[agent] = 0.0
         info = self.infos[agent]
         info.pop(LEGAL_ACTIONS, None)
         info.pop(GAME_OBSERVATION, None)
-
-        content = self.answer_format.extract(action)
-        move = None if content is None else state.parse_move(content)
-        self._turn += 1
+        move = self._answers.get(action)
+        if move is None:
+            content = self.answer_format.extract(action)
+            move = None if content is None else state.parse_move(content)
         info[PARSED_ACTION] = move
         info[INVALID_ACTION] = move is None
         if move is None:
-            self._invalid_move(agent, player, info, self._why_invalid(action, content))
+            self._invalid_move(agent, player, info, self._why_invalid(action))
             return
         if self._notes[player]:
             self._notes[player] = ""
         state.apply(move)
-        resolve_chance(state, self._rng)
+        next_player = state.current_player()
+        if next_player == CHANCE:
+            resolve_chance(state, self._rng)
+            next_player = state.current_player()
         if state.is_terminal():
-            returns = state.returns()
-            self._end(returns, [_outcome(r) for r in returns], "game", "")
+            self._game_over()
         elif self._turn >= self.max_turns:
             self._truncate()
         else:
-            self._select(state.current_player())
+            self._select(next_player)
 
     def _invalid_move(self, agent: str, player: int, info: dict[str, Any], reason: str) -> None:
         rule = self.invalid_move
@@ -297,9 +258,7 @@ class GameEnv(AECEnv):
                 f"Player {player} made an invalid move ({reason}); the game is over.",
             )
             return
-        self.rewards[agent] = rule.offender
-        self._cumulative_rewards[agent] += rule.offender
-        self._paid = True
+        self._pay(agent, rule.offender)
         info[REWARD_COMPONENTS] = {"invalid_move": rule.offender}
         self._notes[player] = f"Your last answer was an invalid move ({reason}). Try again."
         if self._turn >= self.max_turns:
@@ -307,134 +266,76 @@ class GameEnv(AECEnv):
         else:
             self._select(player)
 
-    def _why_invalid(self, action: str, content: str | None) -> str:
+    def _why_invalid(self, action: str) -> str:
+        content = self.answer_format.extract(action)
         if content is None:
             return f"no answer written as {self.answer_format.wrap('...')}"
         quoted = to_charset(content[:_QUOTE_LIMIT]) + ("..." if len(content) > _QUOTE_LIMIT else "")
         return f"{self.answer_format.wrap(quoted)} is not a legal move"
 
-    def _end(self, rewards: list[float], outcomes: list[Outcome], component: str, ending: str) -> None:
-        """Finish the game: every agent terminates with ``rewards[player]``."""
-        state = self._state
-        self._over = True
-        self._paid = True
-        self._ending = ending
-        self._bodies = {}
-        self._obs_cache = {}
+    def _game_over(self) -> None:
+        """The rules ended the game: everyone is paid its return. Each finished agent's ``last()``
+        shows its result next, so those texts are rendered now, from the same returns."""
+        returns = self._state.returns()
+        self._end(returns, None, "game", "")
         for player, agent in enumerate(self.possible_agents):
+            if not self._notes[player]:
+                self._obs_cache[agent] = self._final_text(player, returns[player])
+
+    def _end(self, rewards: list[float], outcomes: list[Outcome] | None, component: str, ending: str) -> None:
+        """Finish the game: every agent terminates with ``rewards[player]`` and ``outcomes[player]``
+        (by default the outcome that reward means)."""
+        state = self._state
+        self._ending = ending
+        for player in range(len(self.possible_agents)):
             reward = float(rewards[player])
-            self.rewards[agent] = reward
-            self._cumulative_rewards[agent] += reward
-            self.terminations[agent] = True
-            info = self.infos[agent]
-            info.pop(LEGAL_ACTIONS, None)
-            info[OUTCOME] = outcomes[player]
-            info[REWARD_COMPONENTS] = {component: reward}
-            info[METRICS] = state.metrics(player)
-        self.agent_selection = self.possible_agents[0]
+            outcome = outcome_of(reward) if outcomes is None else outcomes[player]
+            self._terminate(player, reward, outcome, component, state.metrics(player))
+        self._close_episode()
 
     def _truncate(self) -> None:
-        state = self._state
-        self._over = True
-        self._ending = f"The turn limit ({self.max_turns}) was reached; the game counts as a draw."
-        self._bodies = {}
-        self._obs_cache = {}
-        for player, agent in enumerate(self.possible_agents):
-            self.truncations[agent] = True
-            info = self.infos[agent]
-            info.pop(LEGAL_ACTIONS, None)
-            info[OUTCOME] = Outcome.TRUNCATED
-            info[REWARD_COMPONENTS] = {"truncated": 0.0}
-            info[METRICS] = state.metrics(player)
-        self.agent_selection = self.possible_agents[0]
+        self._ending = self._turn_limit_line
+        super()._truncate()
 
-    def _dead_step(self, agent: str, action: Any) -> None:
-        if action is not None:
-            raise ValueError(
-                f"{agent}'s episode is over (terminated or truncated); the only valid action for it is None, "
-                f"got {action!r}. Step None for each finished agent, or call reset()."
-            )
-        if not self.agents:
-            raise RuntimeError("every agent's episode is over and was stepped; call reset() to start a new game")
-        del self.terminations[agent]
-        del self.truncations[agent]
-        del self.rewards[agent]
-        del self._cumulative_rewards[agent]
-        del self.infos[agent]
-        self.agents.remove(agent)
-        if self._paid:
-            for a in self.rewards:
-                self.rewards[a] = 0.0
-            self._paid = False
-        if self.agents:
-            self.agent_selection = self.agents[0]
+    def _metrics(self, player: int) -> dict[str, float]:
+        return self._state.metrics(player)
 
     # --- observations ------------------------------------------------------------------------
-    def observe(self, agent: str) -> str:
-        text = self._obs_cache.get(agent)
-        if text is not None:
-            return text
-        player = self._check_agent(agent)
-        state = self._state
-        if state is None:
-            raise RuntimeError("observe() called before reset(); call env.reset(seed=...) first")
-        body = self._bodies.get(agent)
-        if body is None:
-            body = self._view(state, player)[1]
+    def _observation(self, agent: str, player: int) -> str:
+        note = self._notes[player]
+        if self._over and not self._ending and not note:
+            return self._final_text(player, self._state.returns()[player])
+        body = self._body(player)
         if self._over:
-            footer = self._result_line(player)
+            footer = self._ending or _result_line(self._state.returns()[player])
         elif agent == self.agent_selection:
             footer = self._footer
         else:
-            footer = "Waiting for the other player to move."
-        note = self._notes[player]
-        text = f"{body}\n{note}\n{footer}" if note else f"{body}\n{footer}"
-        self._obs_cache[agent] = text
+            footer = _WAITING
+        return f"{body}\n{note}\n{footer}" if note else f"{body}\n{footer}"
+
+    def _body(self, player: int) -> str:
+        state = self._state
+        key = state.observation_key(player)
+        return (self._views[player].get(key) or self._new_view(state, player, key)).body
+
+    def _final_text(self, player: int, result: float) -> str:
+        """The observation at the usual end of a game (no note, no special ending), memoised:
+        games end in few ways."""
+        state = self._state
+        key = state.observation_key(player)
+        view = self._views[player].get(key) or self._new_view(state, player, key)
+        result_key = result if result else repr(result)  # -0.0 == 0.0, but it reads "-0"
+        text = view.results.get(result_key)
+        if text is None:
+            if len(view.results) >= _RESULTS_LIMIT:
+                view.results.clear()
+            text = view.results[result_key] = f"{view.body}\n{_result_line(result)}"
         return text
 
-    def _result_line(self, player: int) -> str:
-        if self._ending:
-            return self._ending
-        r = self._state.returns()[player]
-        return f"The game is over. Your result: {'+' if r > 0 else ''}{r:g}."
-
-    def render(self) -> str | None:
-        if self._state is None:
-            raise RuntimeError("render() called before reset()")
-        text = f"turn {self._turn}/{self.max_turns}, to move: {self.agent_selection}\n{self._state}"
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
-
-    def close(self) -> None:
-        pass
-
-    # --- snapshots ---------------------------------------------------------------------------
-    _SNAPSHOT_FIELDS = (
-        "agents", "rewards", "_cumulative_rewards", "terminations", "truncations", "infos",
-        "agent_selection", "_turn", "_over", "_paid", "_notes", "_ending", "_footer", "_state", "_bodies", "_obs_cache",
-    )  # fmt: skip
-
-    def snapshot(self) -> dict[str, Any]:
-        """A copy of the whole episode state, including the generator, for :meth:`restore`."""
-        if self._state is None:
-            raise RuntimeError("snapshot() called before reset()")
-        snap = copy.deepcopy({k: getattr(self, k) for k in self._SNAPSHOT_FIELDS})
-        snap["_rng"] = self._rng.getstate()
-        return snap
-
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        """Return to a state taken by :meth:`snapshot` (the snapshot stays usable)."""
-        snap = copy.deepcopy({k: snapshot[k] for k in self._SNAPSHOT_FIELDS})
-        for k, v in snap.items():
-            setattr(self, k, v)
-        self._rng.setstate(snapshot["_rng"])
+    def _board(self) -> str:
+        return str(self._state)
 
 
-def _outcome(reward: float) -> Outcome:
-    if reward > 0:
-        return Outcome.WIN
-    if reward < 0:
-        return Outcome.LOSS
-    return Outcome.DRAW
+def _result_line(result: float) -> str:
+    return f"The game is over. Your result: {'+' if result > 0 else ''}{result:g}."

@@ -47,24 +47,17 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import spaces
-from pettingzoo import AECEnv
 
 from gym_reason.core import (
-    ACTION_FORMAT,
     INVALID_ACTION,
     MAX_TEXT_LENGTH,
-    METRICS,
-    OUTCOME,
     PARSED_ACTION,
-    REWARD_COMPONENTS,
-    ROLE,
     STATE_KEY,
     Outcome,
     normalize_move,
-    text_space,
     to_charset,
 )
+from gym_reason.envs.aec import TextAECEnv, outcome_of
 
 INSTALL_HINT = 'pip install "gym-reason[textarena]"'
 
@@ -167,14 +160,6 @@ def _result(r: float) -> str:
     return f"{'+' if r > 0 else ''}{r:g}"
 
 
-def _outcome(reward: float) -> Outcome:
-    if reward > 0:
-        return Outcome.WIN
-    if reward < 0:
-        return Outcome.LOSS
-    return Outcome.DRAW
-
-
 def _parsed_move(action: str) -> str:
     """Best guess of the move TextArena read; it does not report it.
 
@@ -187,7 +172,7 @@ def _parsed_move(action: str) -> str:
     return normalize_move(action[: _PARSED_LIMIT * 4])[:_PARSED_LIMIT]
 
 
-class TextArenaEnv(AECEnv):
+class TextArenaEnv(TextAECEnv):
     """A TextArena game as a text env: agents ``player_0`` .. ``player_{n-1}``.
 
     Args:
@@ -207,8 +192,6 @@ class TextArenaEnv(AECEnv):
         **kwargs: further keyword arguments for the TextArena env (``num_rows=8``).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "is_parallelizable": False}
-
     echo_limit: int = 4_000
     """Characters of one answer that the other players see (TextArena shows them the whole answer)."""
     message_limit: int = 20_000
@@ -225,13 +208,11 @@ class TextArenaEnv(AECEnv):
         env_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__()
         if not isinstance(env_id, str):
             raise TypeError(f"env_id must be a TextArena env id such as 'ConnectFour-v0', got {env_id!r}")
-        if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
-            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"unknown render_mode {render_mode!r}; valid: None, {self.metadata['render_modes']}")
+        super().__init__(
+            max_turns=max_turns, render_mode=render_mode, name=f"textarena/{env_id}", instruction=ACTION_INSTRUCTION
+        )
         if num_players is not None and (
             not isinstance(num_players, int) or isinstance(num_players, bool) or num_players < 1
         ):
@@ -246,11 +227,8 @@ class TextArenaEnv(AECEnv):
             raise KeyError(_unknown_id_message(env_id, sorted(registry)))
         self._ta = ta
         self.env_id = env_id
-        self.max_turns = max_turns
-        self.render_mode = render_mode
         self.max_action_chars = max_action_chars
         self.env_kwargs = {**(env_kwargs or {}), **kwargs}
-        self.metadata = {**self.metadata, "name": f"textarena/{env_id}"}
 
         # Game modules and constructors may draw randomness (word lists, puzzles): keep that
         # reproducible and away from the caller's generator.
@@ -267,17 +245,10 @@ class TextArenaEnv(AECEnv):
         except Exception:  # an env holding a client or a lock: rebuild it for every episode instead
             self._copyable = False
         self.num_players = self._probe_players(num_players)
-
-        self.possible_agents = [f"player_{i}" for i in range(self.num_players)]
-        self._index = {a: i for i, a in enumerate(self.possible_agents)}
-        self._space = text_space()
-        self.observation_spaces = dict.fromkeys(self.possible_agents, self._space)
-        self.action_spaces = dict.fromkeys(self.possible_agents, self._space)
-        self._rng = random.Random()
+        self._set_players(self.num_players)
         self._chain: Any = None  # TextArena env with its wrappers; set by reset()
         self._raw: Any = None
         self._obs_wrappers: list[Any] = []
-        self._obs_cache: dict[str, str] = {}
 
     def _entry_point(self, spec: Any) -> Any:
         entry = spec.entry_point
@@ -343,27 +314,9 @@ class TextArenaEnv(AECEnv):
             "or the env may be broken in this TextArena version"
         ) from errors[2]
 
-    # --- spaces ------------------------------------------------------------------------------
-    def observation_space(self, agent: str) -> spaces.Text:
-        self._check_agent(agent)
-        return self._space
-
-    def action_space(self, agent: str) -> spaces.Text:
-        self._check_agent(agent)
-        return self._space
-
-    def _check_agent(self, agent: str) -> int:
-        try:
-            return self._index[agent]
-        except (KeyError, TypeError):
-            raise ValueError(f"unknown agent {agent!r}; valid: {self.possible_agents}") from None
-
     # --- episode -----------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
-        if seed is not None:
-            self._rng.seed(seed)
-        if options:
-            raise ValueError(f"{type(self).__name__}.reset takes no options, got {sorted(options)}")
+        self._begin_episode(seed, options)
         ta_seed = self._rng.randrange(_SEED_BOUND)
         self._globals = _GlobalRandom(ta_seed)
         with self._globals.active():
@@ -372,16 +325,8 @@ class TextArenaEnv(AECEnv):
             chain.reset(num_players=self.num_players, seed=ta_seed)
         self._chain = chain
         self._unwrap()
-        agents = self.possible_agents[:]
-        self.agents = agents
-        self.rewards = dict.fromkeys(agents, 0.0)
-        self._cumulative_rewards = dict.fromkeys(agents, 0.0)
-        self.terminations = dict.fromkeys(agents, False)
-        self.truncations = dict.fromkeys(agents, False)
-        self.infos = {a: {ROLE: a, ACTION_FORMAT: ACTION_INSTRUCTION} for a in agents}
-        self._turn = 0
         self._views = [""] * self.num_players
-        self._history: list[list[tuple[int, str, Any]]] = [[] for _ in agents]
+        self._history: list[list[tuple[int, str, Any]]] = [[] for _ in range(self.num_players)]
         self._wrappers_ok = True
         self._result_lines: dict[str, str] = {}
         with self._globals.active():
@@ -460,24 +405,7 @@ class TextArenaEnv(AECEnv):
         digest = hashlib.blake2b(self._views[player].encode("utf-8", "surrogatepass"), digest_size=16)
         self.infos[agent][STATE_KEY] = (agent, digest.hexdigest())
 
-    def step(self, action: str | None) -> None:
-        if self._chain is None:
-            raise RuntimeError("step() called before reset(); call env.reset(seed=...) first")
-        agent = self.agent_selection
-        if self.terminations[agent] or self.truncations[agent]:
-            self._dead_step(agent, action)
-            return
-        if not isinstance(action, str):
-            raise TypeError(
-                f"action for {agent} must be the model's text (str), got {type(action).__name__} {action!r}; "
-                "pass None only for agents whose episode is over (terminated or truncated)"
-            )
-        player = self._index[agent]
-        rewards = self.rewards
-        for a in rewards:
-            rewards[a] = 0.0
-        self._cumulative_rewards[agent] = 0.0
-        self._turn += 1
+    def _play(self, agent: str, player: int, action: str) -> None:
         state = self._raw.state
         errors_before = getattr(state, "error_count", 0)
         flagged_before = self._invalid_flags()
@@ -506,9 +434,6 @@ class TextArenaEnv(AECEnv):
             self._truncate()
         else:
             self._select(state.current_player_id)
-        cumulative = self._cumulative_rewards
-        for a, r in rewards.items():
-            cumulative[a] += r
 
     @contextmanager
     def _no_spin(self, player: int) -> Iterator[None]:
@@ -554,80 +479,39 @@ class TextArenaEnv(AECEnv):
         returns = state.rewards or {}
         game_info = getattr(state, "game_info", None) or {}
         flagged = self._invalid_flags()
-        for a in self.agents:
-            pid = self._index[a]
+        for pid, agent in enumerate(self.possible_agents):
             # A garbled reward only comes from the invalid-move path: score it as the offender's loss.
             reward = _as_number(returns.get(pid, 0.0), -1.0 if pid in flagged else 0.0)
             record = game_info.get(pid) if isinstance(game_info.get(pid), dict) else {}
-            outcome = Outcome.FORFEIT if pid in flagged and reward <= 0 else _outcome(reward)
+            outcome = Outcome.FORFEIT if pid in flagged and reward <= 0 else outcome_of(reward)
             reason = _clip(str(record.get("reason") or "").strip(), _REASON_LIMIT)
             line = f"The game is over{': ' + reason if reason else '.'} Your result: {_result(reward)}."
             metrics = {"turn_count": _as_number(record.get("turn_count"), 0.0)}
-            self._finish(a, reward, outcome, {"game": reward}, line, metrics, record)
-            self.terminations[a] = True
+            info = self._terminate(pid, reward, outcome, "game", metrics)
+            info[TEXTARENA_INFO] = copy.deepcopy(record)
+            self._result_lines[agent] = line
+        self._close_episode()
 
     def _forfeit(self, offender: str) -> None:
-        for a in self.agents:
-            reward = -1.0 if a == offender else 1.0
-            outcome = Outcome.FORFEIT if a == offender else Outcome.WIN
-            line = (
+        for pid, agent in enumerate(self.possible_agents):
+            reward = -1.0 if agent == offender else 1.0
+            outcome = Outcome.FORFEIT if agent == offender else Outcome.WIN
+            info = self._terminate(pid, reward, outcome, "invalid_move", {})
+            info[TEXTARENA_INFO] = {}
+            self._result_lines[agent] = (
                 f"{offender} made an invalid move the game could not process; the game is over. "
                 f"Your result: {_result(reward)}."
             )
-            self._finish(a, reward, outcome, {"invalid_move": reward}, line, {}, {})
-            self.terminations[a] = True
+        self._close_episode()
 
     def _truncate(self) -> None:
-        for a in self.agents:
-            line = f"The turn limit ({self.max_turns}) was reached; the game counts as a draw."
-            self._finish(a, 0.0, Outcome.TRUNCATED, {"truncated": 0.0}, line, {}, {})
-            self.truncations[a] = True
-
-    def _finish(
-        self,
-        agent: str,
-        reward: float,
-        outcome: Outcome,
-        components: dict[str, float],
-        line: str,
-        metrics: dict[str, float],
-        record: dict[str, Any],
-    ) -> None:
-        self.rewards[agent] = reward
-        info = self.infos[agent]
-        info[OUTCOME] = outcome
-        info[REWARD_COMPONENTS] = components
-        info[METRICS] = metrics
-        info[TEXTARENA_INFO] = copy.deepcopy(record)
-        self._result_lines[agent] = line
-        self._obs_cache = {}
-        self.agent_selection = self.agents[0]
-
-    def _dead_step(self, agent: str, action: Any) -> None:
-        if action is not None:
-            raise ValueError(
-                f"{agent}'s episode is over (terminated or truncated); the only valid action for it is None, "
-                f"got {action!r}. Step None for each finished agent, or call reset()."
-            )
-        del self.terminations[agent]
-        del self.truncations[agent]
-        del self.rewards[agent]
-        del self._cumulative_rewards[agent]
-        del self.infos[agent]
-        self.agents.remove(agent)
-        for a in self.rewards:
-            self.rewards[a] = 0.0
-        if self.agents:
-            self.agent_selection = self.agents[0]
+        super()._truncate()
+        for agent in self.possible_agents:
+            self.infos[agent][TEXTARENA_INFO] = {}
+            self._result_lines[agent] = self._turn_limit_line
 
     # --- observations ------------------------------------------------------------------------
-    def observe(self, agent: str) -> str:
-        text = self._obs_cache.get(agent)
-        if text is not None:
-            return text
-        player = self._check_agent(agent)
-        if self._chain is None:
-            raise RuntimeError("observe() called before reset(); call env.reset(seed=...) first")
+    def _observation(self, agent: str, player: int) -> str:
         parts = [self._views[player].lstrip("\n")]
         if agent in self._result_lines:
             parts.append(self._result_lines[agent])
@@ -635,51 +519,31 @@ class TextArenaEnv(AECEnv):
             parts.append(f"Waiting for {self.agent_selection} to move.")
         text = to_charset("\n".join(p for p in parts if p))
         # The space's bound: keep the rules at the start and the latest messages at the end.
-        text = _clip(text, MAX_TEXT_LENGTH - 100)
-        self._obs_cache[agent] = text
-        return text
+        return _clip(text, MAX_TEXT_LENGTH - 100)
 
-    def render(self) -> str | None:
-        if self._chain is None:
-            raise RuntimeError("render() called before reset()")
+    def _board(self) -> str:
         try:
             with self._globals.active():
                 board = str(self._raw.get_board_str())
         except Exception:  # not every TextArena game draws a board
             board = self.observe(self.agent_selection)
-        text = f"turn {self._turn}/{self.max_turns}, to move: {self.agent_selection}\n{to_charset(board)}"
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
-
-    def close(self) -> None:
-        pass
+        return to_charset(board)
 
     # --- snapshots ---------------------------------------------------------------------------
-    _SNAPSHOT_FIELDS = (
-        "_chain", "_globals", "agents", "rewards", "_cumulative_rewards", "terminations", "truncations",
-        "infos", "agent_selection", "_turn", "_views", "_history", "_wrappers_ok", "_result_lines",
+    _SNAPSHOT_FIELDS: ClassVar[tuple[str, ...]] = (
+        *TextAECEnv._SNAPSHOT_FIELDS, "_chain", "_globals", "_views", "_history", "_wrappers_ok", "_result_lines",
     )  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the whole episode state, TextArena's included, for :meth:`restore`."""
-        if self._chain is None:
-            raise RuntimeError("snapshot() called before reset()")
-        if not self._copyable:
+        if self._started and not self._copyable:
             raise NotImplementedError(f"TextArena env {self.env_id!r} cannot be deep-copied, so it has no snapshots")
-        snap = copy.deepcopy({k: getattr(self, k) for k in self._SNAPSHOT_FIELDS})
-        snap["_rng"] = self._rng.getstate()
-        return snap
+        return super().snapshot()
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Return to a state taken by :meth:`snapshot` (the snapshot stays usable)."""
-        snap = copy.deepcopy({k: snapshot[k] for k in self._SNAPSHOT_FIELDS})
-        for k, v in snap.items():
-            setattr(self, k, v)
-        self._rng.setstate(snapshot["_rng"])
+        super().restore(snapshot)
         self._unwrap()
-        self._obs_cache = {}
 
 
 def make_textarena_env(name: str, **kwargs: Any) -> TextArenaEnv:

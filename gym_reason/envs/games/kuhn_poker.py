@@ -36,6 +36,9 @@ DEALS: tuple[str, ...] = tuple(a + b for a in CARDS for b in CARDS if a != b)
 """Chance outcomes: the first letter is player 0's card, the second player 1's."""
 _DEAL_OUTCOMES = [(deal, 1 / len(DEALS)) for deal in DEALS]
 
+_DIGIT = {card: str(rank) for rank, card in enumerate(CARDS)}
+"""OpenSpiel's digit of each card in information-state strings."""
+
 _OPEN = ["check", "bet"]
 _FACING_BET = ["fold", "call"]
 _LEGAL = {"": _OPEN, "p": _OPEN, "b": _FACING_BET, "pb": _FACING_BET}
@@ -154,7 +157,7 @@ class KuhnPokerState(State):
         }
 
     def information_state(self, player: int) -> str:
-        card = str(CARDS.index(self._cards[player])) if self._cards else ""
+        card = _DIGIT[self._cards[player]] if self._cards else ""
         if self._num_hands == 1:
             return card + self._history
         past = "/".join(f"{h['cards'] or '??'}{''.join(_LETTER[m] for m in h['moves'])}" for h in self._log)

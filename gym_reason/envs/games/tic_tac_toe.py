@@ -24,6 +24,15 @@ _BIT = {str(c): 1 << c for c in range(9)}
 _FULL = 511
 
 
+_ROWS = {
+    (x, o): "".join("x" if (x >> c) & 1 else "o" if (o >> c) & 1 else "." for c in range(3))
+    for x in range(8)
+    for o in range(8)
+    if not x & o
+}
+"""The text of three cells from their x and o bits."""
+
+
 class TicTacToeState(State):
     __slots__ = ("_masks", "_player", "_winner")
 
@@ -63,7 +72,8 @@ class TicTacToeState(State):
     def board(self) -> str:
         """Nine characters, ``x``, ``o`` or ``.``, cell 0 first."""
         x, o = self._masks
-        return "".join("x" if (x >> c) & 1 else "o" if (o >> c) & 1 else "." for c in range(9))
+        # Three cells at a time from a table: the env asks for the board at every move.
+        return _ROWS[x & 7, o & 7] + _ROWS[(x >> 3) & 7, (o >> 3) & 7] + _ROWS[x >> 6, o >> 6]
 
     def observation(self, player: int) -> dict[str, Any]:
         return {
