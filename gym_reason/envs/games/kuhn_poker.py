@@ -105,7 +105,7 @@ class KuhnPokerState(State):
         stake, folder = end
         first = self._first()
         if folder is None:  # showdown
-            winner = 0 if CARDS.index(self._cards[0]) > CARDS.index(self._cards[1]) else 1
+            winner = 0 if _DIGIT[self._cards[0]] > _DIGIT[self._cards[1]] else 1
         else:
             winner = 1 - (first if folder == 0 else 1 - first)
         self._chips[winner] += stake
