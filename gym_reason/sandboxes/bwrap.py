@@ -43,10 +43,10 @@ from gym_reason.sandboxes.process import (
     collect_output,
     exit_status,
     kill_group,
-    limit_reached,
     memfd,
     popen_from_lasting_thread,
     prlimit_args,
+    process_result,
     wait_until,
 )
 from gym_reason.sandboxes.repl import ReplSession, driver_config, driver_source
@@ -212,16 +212,7 @@ class BwrapSandbox(Sandbox):
                     pipe.close()
         wall_time = time.monotonic() - start
         exit_code = -signal.SIGKILL if timed_out else exit_status(proc.returncode, shell_style=True)
-        stderr = err.decode(errors="replace")
-        return ExecResult(
-            stdout=out.decode(errors="replace"),
-            stderr=stderr,
-            exit_code=exit_code,
-            timed_out=timed_out,
-            killed_by_limit=not timed_out and limit_reached(exit_code, stderr, killed_by_host=False),
-            wall_time=wall_time,
-            truncated=truncated,
-        )
+        return process_result(out, err, exit_code, timed_out=timed_out, wall_time=wall_time, truncated=truncated)
 
     def session(self) -> Session:
         return ReplSession(self._spawn_driver, self.limits, kill=kill_group, shell_style_status=True)

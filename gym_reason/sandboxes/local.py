@@ -29,9 +29,9 @@ from gym_reason.sandboxes.process import (
     close_fds,
     collect_output,
     kill_group,
-    limit_reached,
     memfd,
     prlimit_args,
+    process_result,
     wait_until,
 )
 from gym_reason.sandboxes.repl import ReplSession, driver_command
@@ -116,16 +116,7 @@ class LocalSandbox(Sandbox):
         finally:
             shutil.rmtree(root, ignore_errors=True)
         exit_code = -9 if timed_out else proc.returncode
-        stderr = err.decode(errors="replace")
-        return ExecResult(
-            stdout=out.decode(errors="replace"),
-            stderr=stderr,
-            exit_code=exit_code,
-            timed_out=timed_out,
-            killed_by_limit=not timed_out and limit_reached(exit_code, stderr, killed_by_host=False),
-            wall_time=wall_time,
-            truncated=truncated,
-        )
+        return process_result(out, err, exit_code, timed_out=timed_out, wall_time=wall_time, truncated=truncated)
 
     def session(self) -> Session:
         root = Path(tempfile.mkdtemp(prefix="gym-reason-local-"))

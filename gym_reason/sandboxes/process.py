@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
-from gym_reason.sandboxes.base import Limits
+from gym_reason.sandboxes.base import ExecResult, Limits
 
 SESSION_CPU_CALLS = 100
 """In a session ``Limits.cpu_seconds`` applies per call; the whole session may use this many calls' worth."""
@@ -195,6 +195,22 @@ def limit_reached(exit_code: int | None, stderr: str, *, killed_by_host: bool) -
         lines = stderr.rstrip().splitlines()
         return bool(lines) and lines[-1].startswith(_LIMIT_ERROR_LINES)
     return False
+
+
+def process_result(
+    out: bytes, err: bytes, exit_code: int | None, *, timed_out: bool, wall_time: float, truncated: bool
+) -> ExecResult:
+    """The :class:`ExecResult` of a one-shot program from its captured output and decoded exit status."""
+    stderr = err.decode(errors="replace")
+    return ExecResult(
+        stdout=out.decode(errors="replace"),
+        stderr=stderr,
+        exit_code=exit_code,
+        timed_out=timed_out,
+        killed_by_limit=not timed_out and limit_reached(exit_code, stderr, killed_by_host=False),
+        wall_time=wall_time,
+        truncated=truncated,
+    )
 
 
 def signal_note(exit_code: int | None) -> str:

@@ -42,6 +42,7 @@ from gym_reason.core import (
     text_space,
     to_charset,
 )
+from gym_reason.envs.code.episodes import EpisodeGuard
 from gym_reason.envs.code.harness import TestReport, call_text, run_tests, short_repr
 from gym_reason.envs.code.problems import PROBLEMS, Problem
 from gym_reason.envs.code.replies import CODE_ECHO_CHARS, cut_head, python_blocks
@@ -67,7 +68,7 @@ class _Episode:
     ending: str = ""
 
 
-class CodeTestsEnv(gymnasium.Env):
+class CodeTestsEnv(EpisodeGuard, gymnasium.Env):
     """Write a Python function from a statement and examples until it passes the hidden tests.
 
     Args:
@@ -213,17 +214,6 @@ class CodeTestsEnv(gymnasium.Env):
         return self._require_started().problem
 
     # ------------------------------------------------------------------ internals
-
-    def _require_started(self) -> _Episode:
-        if self._episode is None:
-            raise RuntimeError("call reset() before using the env")
-        return self._episode
-
-    def _require_live(self) -> _Episode:
-        episode = self._require_started()
-        if episode.done:
-            raise RuntimeError("the episode is over; call reset() to start a new one")
-        return episode
 
     def _test(self, source: str) -> TestReport:
         if self._sandbox is None:

@@ -69,6 +69,7 @@ from gym_reason.core import (
     text_space,
     to_charset,
 )
+from gym_reason.envs.code.episodes import EpisodeGuard
 from gym_reason.envs.code.replies import CODE_ECHO_CHARS, cut_head, cut_tail, prose, python_blocks
 from gym_reason.envs.code.tasks import DIFFICULTIES, FAMILIES, Task, answers_match, appears_in, generate
 from gym_reason.sandboxes.base import ExecResult, Sandbox, Session, make_sandbox
@@ -101,7 +102,7 @@ class _Episode:
     ending: str = ""
 
 
-class CodeInterpreterEnv(gymnasium.Env):
+class CodeInterpreterEnv(EpisodeGuard, gymnasium.Env):
     """Multi-turn math and counting tasks solved with a sandboxed Python interpreter.
 
     Args:
@@ -272,17 +273,6 @@ class CodeInterpreterEnv(gymnasium.Env):
     def task(self) -> Task:
         """The current task (with its answer: for evaluation code, never for the policy)."""
         return self._require_started().task
-
-    def _require_started(self) -> _Episode:
-        if self._episode is None:
-            raise RuntimeError("call reset() before using the env")
-        return self._episode
-
-    def _require_live(self) -> _Episode:
-        episode = self._require_started()
-        if episode.done:
-            raise RuntimeError("the episode is over; call reset() to start a new one")
-        return episode
 
     def _close_session(self) -> None:
         if self._session is not None:
