@@ -19,14 +19,10 @@ fraction, the transcript): no sandbox state outlives a submission.
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-import gymnasium
 
 from gym_reason.core import (
     ACTION_FORMAT,
@@ -39,10 +35,9 @@ from gym_reason.core import (
     STATE_KEY,
     AnswerFormat,
     Outcome,
-    text_space,
     to_charset,
 )
-from gym_reason.envs.code.episodes import EpisodeGuard
+from gym_reason.envs.code.episodes import SandboxTask
 from gym_reason.envs.code.harness import TestReport, call_text, run_tests, short_repr
 from gym_reason.envs.code.problems import PROBLEMS, Problem
 from gym_reason.envs.code.replies import CODE_ECHO_CHARS, cut_head, python_blocks
@@ -68,7 +63,7 @@ class _Episode:
     ending: str = ""
 
 
-class CodeTestsEnv(EpisodeGuard, gymnasium.Env):
+class CodeTestsEnv(SandboxTask):
     """Write a Python function from a statement and examples until it passes the hidden tests.
 
     Args:
@@ -115,29 +110,14 @@ class CodeTestsEnv(EpisodeGuard, gymnasium.Env):
         self.max_turns = max_turns
         self.test_timeout = float(test_timeout)
         self.show_failures = show_failures
-        if isinstance(sandbox, str):
-            self._backend: str | None = sandbox
-            self._sandbox: Sandbox | None = make_sandbox(sandbox)
-        elif isinstance(sandbox, Sandbox):
-            self._backend, self._sandbox = None, sandbox
-        else:
-            raise TypeError(f"sandbox must be a backend name such as 'bwrap' or a Sandbox, got {sandbox!r}")
-        self.observation_space = text_space()
-        self.action_space = text_space()
-        self._rng = random.Random()
+        super().__init__(sandbox)
         self._episode: _Episode | None = None
 
     # ------------------------------------------------------------------ gymnasium API
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Draw a problem from the pool (``options={"problem": id}`` picks one by id, from any difficulty)."""
-        super().reset(seed=seed)
-        if seed is not None:
-            self._rng.seed(seed)
-        options = dict(options or {})
-        unknown = sorted(set(options) - {"problem"})
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}; valid: ['problem']")
+        options = self._begin(seed, options, {"problem"})
         chosen = self._rng.choice(self.pool)
         if "problem" in options:
             by_id = {p.id: p for p in PROBLEMS}
@@ -191,22 +171,17 @@ class CodeTestsEnv(EpisodeGuard, gymnasium.Env):
 
     def close(self) -> None:
         """Release a sandbox this env made. Idempotent; the env stays usable."""
-        if self._backend is not None and self._sandbox is not None:
-            self._sandbox.close()
-            self._sandbox = None
+        self._release_sandbox()
 
     # ------------------------------------------------------------------ snapshots
 
     def snapshot(self) -> dict[str, Any]:
         """The problem, turn, best fraction and transcript (everything: no sandbox state survives a step)."""
-        return {"episode": copy.deepcopy(self._require_started()), "rng": self._rng.getstate()}
+        return super().snapshot()
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Return to ``snapshot``."""
-        if not isinstance(snapshot, dict) or not isinstance(snapshot.get("episode"), _Episode):
-            raise TypeError("restore() takes a value returned by this env's snapshot()")
-        self._episode = copy.deepcopy(snapshot["episode"])
-        self._rng.setstate(snapshot["rng"])
+        self._restore_episode(snapshot, _Episode)
 
     @property
     def problem(self) -> Problem:

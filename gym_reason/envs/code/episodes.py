@@ -1,14 +1,63 @@
-"""What the code envs share about their episode state: it exists only after ``reset`` and ends once."""
+"""What the code envs share: a sandbox they own or borrow, a seeded task generator, and an episode
+that exists only after ``reset`` and ends once (snapshot and restore copy it with the generator)."""
 
 from __future__ import annotations
 
+import copy
+import random
+from collections.abc import Collection
 from typing import Any
 
+import gymnasium
 
-class EpisodeGuard:
-    """Mixin for an env that keeps its episode in ``self._episode`` (``None`` before ``reset``; ``.done`` at the end)."""
+from gym_reason.core import text_space
+from gym_reason.sandboxes.base import Sandbox, make_sandbox
 
-    _episode: Any
+
+class SandboxTask(gymnasium.Env):
+    """Base of a single-agent text task that runs code in a sandbox.
+
+    Subclasses keep their episode (a dataclass with ``done``) in ``self._episode``.
+    """
+
+    def __init__(self, sandbox: str | Sandbox) -> None:
+        if isinstance(sandbox, str):
+            self._backend: str | None = sandbox  # the env made this sandbox, so it closes it
+            self._sandbox: Sandbox | None = make_sandbox(sandbox)
+        elif isinstance(sandbox, Sandbox):
+            self._backend, self._sandbox = None, sandbox
+        else:
+            raise TypeError(f"sandbox must be a backend name such as 'bwrap' or a Sandbox, got {sandbox!r}")
+        self.observation_space = text_space()
+        self.action_space = text_space()
+        self._rng = random.Random()
+        self._episode: Any = None
+
+    def _begin(self, seed: int | None, options: dict[str, Any] | None, valid: Collection[str]) -> dict[str, Any]:
+        """The start of ``reset``: seed the generator and check ``options`` against ``valid`` names."""
+        super().reset(seed=seed)
+        if seed is not None:
+            self._rng.seed(seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; valid: {sorted(valid)}")
+        return options
+
+    def _release_sandbox(self) -> None:
+        """Close the sandbox if this env made it (a borrowed one stays open). Idempotent."""
+        if self._backend is not None and self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"episode": copy.deepcopy(self._require_started()), "rng": self._rng.getstate()}
+
+    def _restore_episode(self, snapshot: dict[str, Any], episode_type: type) -> None:
+        if not isinstance(snapshot, dict) or not isinstance(snapshot.get("episode"), episode_type):
+            raise TypeError("restore() takes a value returned by this env's snapshot()")
+        self._episode = copy.deepcopy(snapshot["episode"])
+        self._rng.setstate(snapshot["rng"])
 
     def _require_started(self) -> Any:
         if self._episode is None:

@@ -44,15 +44,11 @@ are discarded). The namespace is then the same as long as those cells are determ
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-import gymnasium
 
 from gym_reason.core import (
     ACTION_FORMAT,
@@ -66,10 +62,9 @@ from gym_reason.core import (
     STATE_KEY,
     AnswerFormat,
     Outcome,
-    text_space,
     to_charset,
 )
-from gym_reason.envs.code.episodes import EpisodeGuard
+from gym_reason.envs.code.episodes import SandboxTask
 from gym_reason.envs.code.replies import CODE_ECHO_CHARS, cut_head, cut_tail, prose, python_blocks
 from gym_reason.envs.code.tasks import DIFFICULTIES, FAMILIES, Task, answers_match, appears_in, generate
 from gym_reason.sandboxes.base import ExecResult, Sandbox, Session, make_sandbox
@@ -102,7 +97,7 @@ class _Episode:
     ending: str = ""
 
 
-class CodeInterpreterEnv(EpisodeGuard, gymnasium.Env):
+class CodeInterpreterEnv(SandboxTask):
     """Multi-turn math and counting tasks solved with a sandboxed Python interpreter.
 
     Args:
@@ -148,16 +143,7 @@ class CodeInterpreterEnv(EpisodeGuard, gymnasium.Env):
                 f"max_turns={max_turns} with output_chars={output_chars} can outgrow an observation "
                 f"({MAX_TEXT_LENGTH} characters); lower one of them"
             )
-        if isinstance(sandbox, str):
-            self._backend: str | None = sandbox
-            self._sandbox: Sandbox | None = make_sandbox(sandbox)
-        elif isinstance(sandbox, Sandbox):
-            self._backend, self._sandbox = None, sandbox
-        else:
-            raise TypeError(f"sandbox must be a backend name such as 'bwrap' or a Sandbox, got {sandbox!r}")
-        self.observation_space = text_space()
-        self.action_space = text_space()
-        self._rng = random.Random()
+        super().__init__(sandbox)
         self._session: Session | None = None
         self._replay: list[str] = []
         self._episode: _Episode | None = None
@@ -166,13 +152,7 @@ class CodeInterpreterEnv(EpisodeGuard, gymnasium.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Draw a new task (``options`` may fix ``family`` and/or ``difficulty``)."""
-        super().reset(seed=seed)
-        if seed is not None:
-            self._rng.seed(seed)
-        options = dict(options or {})
-        unknown = sorted(set(options) - {"family", "difficulty"})
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}; valid: ['difficulty', 'family']")
+        options = self._begin(seed, options, {"family", "difficulty"})
         self._close_session()
         self._replay = []
         name = self._rng.choice(self.families)
@@ -246,25 +226,19 @@ class CodeInterpreterEnv(EpisodeGuard, gymnasium.Env):
     def close(self) -> None:
         """End the interpreter session and release a sandbox this env made. Idempotent; the env stays usable."""
         self._close_session()
-        if self._backend is not None and self._sandbox is not None:
-            self._sandbox.close()
-            self._sandbox = None
+        self._release_sandbox()
 
     # ------------------------------------------------------------------ snapshots
 
     def snapshot(self) -> dict[str, Any]:
         """The task, turn and transcript, and the code cells that built the interpreter's namespace."""
-        episode = self._require_started()
-        return {"episode": copy.deepcopy(episode), "rng": self._rng.getstate()}
+        return super().snapshot()
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Return to ``snapshot``. The interpreter is rebuilt lazily: its recorded cells re-run in a fresh
         session before the next cell does."""
-        if not isinstance(snapshot, dict) or not isinstance(snapshot.get("episode"), _Episode):
-            raise TypeError("restore() takes a value returned by this env's snapshot()")
+        self._restore_episode(snapshot, _Episode)
         self._close_session()
-        self._episode = copy.deepcopy(snapshot["episode"])
-        self._rng.setstate(snapshot["rng"])
         self._replay = list(self._episode.cells)
 
     # ------------------------------------------------------------------ internals
