@@ -84,21 +84,28 @@ _ENVIRONMENT = {
 _FRAME = struct.Struct(">BxxxL")  # Docker's multiplexed attach stream: stream id, 3 zero bytes, size
 _STDERR = 2
 
-# Waits for "<8-byte length><JSON {code, files, backstop}>" on stdin, writes the files under /tmp, then
-# becomes `timeout -s KILL <backstop> python3 /tmp/main.py`, whose stdin is what follows the request:
-# the caller's `stdin`. Nothing of the caller's runs before the request, so a container started ahead
-# of time and left waiting here (the spare) is as fresh as a new one.
-_RUN_BOOTSTRAP = r"""
-import json, os, struct, sys
-def read_exactly(n):
+_READ_EXACTLY = r"""
+import os, struct, sys
+def read_exactly(n, what):
     data = b""
     while len(data) < n:
         chunk = os.read(0, n - len(data))
         if not chunk:
-            sys.exit("gym-reason: the request was cut short")
+            sys.exit(f"gym-reason: the {what} was cut short")
         data += chunk
     return data
-request = json.loads(read_exactly(struct.unpack(">Q", read_exactly(8))[0]))
+"""
+"""Shared head of the in-container scripts below: read a framed message from stdin."""
+
+# Waits for "<8-byte length><JSON {code, files, backstop}>" on stdin, writes the files under /tmp, then
+# becomes `timeout -s KILL <backstop> python3 /tmp/main.py`, whose stdin is what follows the request:
+# the caller's `stdin`. Nothing of the caller's runs before the request, so a container started ahead
+# of time and left waiting here (the spare) is as fresh as a new one.
+_RUN_BOOTSTRAP = (
+    _READ_EXACTLY
+    + r"""
+import json
+request = json.loads(read_exactly(struct.unpack(">Q", read_exactly(8, "request"))[0], "request"))
 for name, text in request["files"].items():
     path = os.path.join("/tmp", name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -108,24 +115,19 @@ with open(sys.argv[1], "w", encoding="utf-8") as f:
     f.write(request["code"])
 os.execvp("timeout", ["timeout", "-s", "KILL", str(request["backstop"]), sys.executable, sys.argv[1]])
 """
+)
 _RUN_COMMAND = ["python3", "-c", _RUN_BOOTSTRAP, PROGRAM]
 
 # Reads "<4-byte length><the REPL driver's source>" from stdin and runs it as __main__: the driver
 # arrives through stdin rather than argv, so /proc/*/cmdline inside the session stays short.
-_DRIVER_LOADER = r"""
-import os, struct, sys
-def read_exactly(n):
-    data = b""
-    while len(data) < n:
-        chunk = os.read(0, n - len(data))
-        if not chunk:
-            sys.exit("gym-reason: the driver was cut short")
-        data += chunk
-    return data
-source = read_exactly(struct.unpack(">I", read_exactly(4))[0]).decode()
+_DRIVER_LOADER = (
+    _READ_EXACTLY
+    + r"""
+source = read_exactly(struct.unpack(">I", read_exactly(4, "driver"))[0], "driver").decode()
 del read_exactly
 exec(compile(source, "<repl_driver>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
 """
+)
 
 # -- leak safety net --------------------------------------------------------------------------------
 
