@@ -282,9 +282,7 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
         try:
             result = train(config, resume=args.resume, on_step=progress.update)
         except (ValueError, KeyError, FileExistsError, FileNotFoundError) as error:
-            message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            console.print(f"[red]error:[/red] {escape(str(message))}")
-            return 2
+            return _fail(console, error)
     state = "interrupted at" if result.interrupted else "finished"
     console.print(f"Run {state} step {result.step}/{config.steps}: {result.run_dir}")
     evals = {k: v for k, v in result.metrics.items() if k.startswith("eval/")}

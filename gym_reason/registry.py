@@ -216,6 +216,15 @@ def _tag(env: Any, env_id: str) -> Any:
     return env
 
 
+def env_id_of(env: Any, default: str) -> str:
+    """The id ``env`` was made from (recorded by :func:`make`), or ``default`` for an env built by hand.
+
+    >>> env_id_of(make("kuhn_poker"), "?")
+    'gym_reason/KuhnPoker-v0'
+    """
+    return (getattr(env, "metadata", None) or {}).get("env_id") or default
+
+
 def list_envs() -> list[EnvSpec]:
     """Every registered env, built-in and from plugins, sorted by id."""
     _load_plugins()

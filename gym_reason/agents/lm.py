@@ -94,7 +94,9 @@ def load_checkpoint_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
 
 
 def _env_id(env: Any) -> str:
-    return (getattr(env, "metadata", None) or {}).get("env_id") or getattr(getattr(env, "game", None), "name", "env")
+    from gym_reason.registry import env_id_of
+
+    return env_id_of(env, getattr(getattr(env, "game", None), "name", "env"))
 
 
 HF_OPTIONS = {"constrained": bool, "temperature": float, "max_new_tokens": int}

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from gym_reason.core import LEGAL_ACTIONS
 from gym_reason.eval.exact import expected_returns
 from gym_reason.eval.exploitability import best_response_value, decision_points, tabular_policy
+from gym_reason.registry import env_id_of
 
 
 class ExploitabilityResult(BaseModel):
@@ -92,7 +93,7 @@ def agent_exploitability(agent: Any, env: Any, agent_name: str | None = None) ->
     responses = [best_response_value(game, policy, p) for p in range(game.num_players)]
     nash_conv = sum(r - v for r, v in zip(responses, values, strict=True))
     return ExploitabilityResult(
-        env_id=(getattr(env, "metadata", None) or {}).get("env_id", game.name),
+        env_id=env_id_of(env, game.name),
         agent=agent_name or getattr(agent, "name", type(agent).__name__),
         exploitability=nash_conv / game.num_players,
         nash_conv=nash_conv,

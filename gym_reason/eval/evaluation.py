@@ -20,6 +20,7 @@ which are counted apart and score nothing.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import math
 import platform
@@ -31,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import gym_reason
+from gym_reason import registry
 from gym_reason.agents.base import Agent, make_agent
 from gym_reason.core import Outcome, derive_seed
 from gym_reason.eval.arena import GameRecord, Seating, run_games
@@ -153,6 +155,30 @@ def seatings_for(
     return out
 
 
+def play_matchups(
+    make_env: Callable[[], Any],
+    matchups: Sequence[tuple[str, str]],
+    agents: dict[str, Agent],
+    num_seats: int,
+    games: int,
+    seed: int,
+    *,
+    paired: bool,
+    concurrency: int,
+    transcripts: bool = False,
+    on_game: Callable[[GameRecord], None] | None = None,
+) -> list[list[GameRecord]]:
+    """The games of every ``(agent, opponent)`` label pair (:func:`seatings_for`), all in flight together;
+    one list of records per matchup, in order."""
+    seatings: list[Seating] = []
+    bounds = [0]
+    for a, b in matchups:
+        seatings += seatings_for(num_seats, games, seed, a, b, paired)
+        bounds.append(len(seatings))
+    records = run_games(make_env, seatings, agents, concurrency=concurrency, transcripts=transcripts, on_game=on_game)
+    return [records[start:end] for start, end in itertools.pairwise(bounds)]
+
+
 def summarize(
     records: Sequence[GameRecord],
     label: str,
@@ -228,7 +254,7 @@ def evaluate(
     if not hasattr(probe, "agent_iter"):
         raise ValueError(f"{env_id!r} is a single-agent task; evaluation against opponents needs a multi-agent game")
     num_seats = len(probe.possible_agents)
-    full_id = (getattr(probe, "metadata", None) or {}).get("env_id", env_id)
+    full_id = registry.env_id_of(probe, env_id)
     agents: dict[str, Agent] = {
         AGENT: make_agent(agent, probe, seed=derive_seed(seed, 1)) if isinstance(agent, str) else agent
     }
@@ -236,17 +262,12 @@ def evaluate(
     for j, spec in enumerate(dict.fromkeys(opponents)):
         agents[spec] = make_agent(spec, probe, seed=derive_seed(seed, 2, j))
         labels.append(spec)
-    seatings: list[Seating] = []
-    owner: list[str] = []
-    for spec in labels:
-        group = seatings_for(num_seats, games, seed, AGENT, spec, paired)
-        seatings += group
-        owner += [spec] * len(group)
-    records = run_games(make_env, seatings, agents, concurrency=concurrency, transcripts=transcripts is not None,
-                        on_game=on_game)  # fmt: skip
+    groups = play_matchups(make_env, [(AGENT, spec) for spec in labels], agents, num_seats, games, seed,
+                           paired=paired, concurrency=concurrency, transcripts=transcripts is not None,
+                           on_game=on_game)  # fmt: skip
+    records = [r for group in groups for r in group]
     results = []
-    for spec in labels:
-        mine = [r for r, o in zip(records, owner, strict=True) if o == spec]
+    for spec, mine in zip(labels, groups, strict=True):
         by_seat = {}
         for k, seat in enumerate(probe.possible_agents):
             in_seat = [r for r in mine if r.seats[k] == AGENT]
@@ -254,7 +275,7 @@ def evaluate(
         overall = summarize(mine, AGENT, paired=paired, ci=ci, confidence=confidence, seed=seed)
         results.append(OpponentResult(opponent=spec, overall=overall, by_seat=by_seat))
     notes = []
-    total = len(seatings) // len(labels)
+    total = len(groups[0])
     if total != games:
         notes.append(f"games rounded up from {games} to {total} per opponent: whole paired groups of {num_seats}")
     failed = sum(r.failed for r in records)
@@ -262,7 +283,7 @@ def evaluate(
         first = next(r.error for r in records if r.failed)
         notes.append(f"{failed} game(s) failed and are not scored; first error: {first}")
     if transcripts is not None:
-        _write_transcripts(Path(transcripts), records, owner, agent if isinstance(agent, str) else agent.name)
+        _write_transcripts(Path(transcripts), groups, labels, agent if isinstance(agent, str) else agent.name)
     provenance = Provenance(
         agent=agent if isinstance(agent, str) else getattr(agent, "name", type(agent).__name__),
         env_id=full_id,
@@ -288,17 +309,20 @@ def _version(env_id: str) -> int | None:
     return int(version) if sep and version.isdigit() else None
 
 
-def _write_transcripts(path: Path, records: Sequence[GameRecord], owner: Sequence[str], agent: str) -> None:
+def _write_transcripts(
+    path: Path, groups: Sequence[Sequence[GameRecord]], opponents: Sequence[str], agent: str
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as f:
-        for record, opponent in zip(records, owner, strict=True):
-            line = {
-                "opponent": opponent,
-                "seed": record.seed,
-                "seats": [agent if s == AGENT else s for s in record.seats],
-                "rewards": record.rewards,
-                "outcomes": [None if o is None else str(o) for o in record.outcomes],
-                "error": record.error,
-                "moves": record.transcript,
-            }
-            f.write(json.dumps(line) + "\n")
+        for opponent, group in zip(opponents, groups, strict=True):
+            for record in group:
+                line = {
+                    "opponent": opponent,
+                    "seed": record.seed,
+                    "seats": [agent if s == AGENT else s for s in record.seats],
+                    "rewards": record.rewards,
+                    "outcomes": [None if o is None else str(o) for o in record.outcomes],
+                    "error": record.error,
+                    "moves": record.transcript,
+                }
+                f.write(json.dumps(line) + "\n")

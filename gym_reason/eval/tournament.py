@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import gym_reason
+from gym_reason import registry
 from gym_reason.agents.base import Agent, fixed_agent_names, make_agent
 from gym_reason.core import Outcome, derive_seed
-from gym_reason.eval.arena import GameRecord, Seating, run_games
-from gym_reason.eval.evaluation import seatings_for
+from gym_reason.eval.arena import GameRecord
+from gym_reason.eval.evaluation import play_matchups
 from gym_reason.eval.leaderboard import Leaderboard, build_leaderboard
 from gym_reason.eval.ratings import PairResult, rate_tournament
 
@@ -119,17 +120,10 @@ def tournament(
         if spec not in built:
             built[spec] = make_agent(spec, probe, seed=derive_seed(seed, 3, k))
     pairs = list(itertools.combinations(specs, 2))
-    seatings: list[Seating] = []
-    owner: list[int] = []
-    for p, (a, b) in enumerate(pairs):
-        group = seatings_for(2, games, seed, a, b, paired)
-        seatings += group
-        owner += [p] * len(group)
-    records = run_games(make_env, seatings, built, concurrency=concurrency, on_game=on_game)
-    results = [
-        pair_results([r for r, o in zip(records, owner, strict=True) if o == p], a, b, by_deal=paired)
-        for p, (a, b) in enumerate(pairs)
-    ]
+    groups = play_matchups(make_env, pairs, built, 2, games, seed, paired=paired, concurrency=concurrency,
+                           on_game=on_game)  # fmt: skip
+    records = [r for group in groups for r in group]
+    results = [pair_results(group, a, b, by_deal=paired) for group, (a, b) in zip(groups, pairs, strict=True)]
     played = [r for r in results if r.games]
     failed_records = [r for r in records if r.failed]
     if not played:
@@ -137,10 +131,10 @@ def tournament(
             f"every game of the tournament failed, so nothing can be rated; first error: {failed_records[0].error}"
         )
     ratings = rate_tournament(played, seed=seed)
-    full_id = (getattr(probe, "metadata", None) or {}).get("env_id", env_id)
+    full_id = registry.env_id_of(probe, env_id)
     provenance: dict[str, Any] = {
         "pool": specs,
-        "games_per_pair": len(seatings) // len(pairs),
+        "games_per_pair": len(groups[0]),
         "paired_seeds": paired,
         "rated_unit": "deal (one game per seat, rewards summed)" if paired else "game",
         "seed": seed,
