@@ -497,7 +497,8 @@ def check_env(
 
 
 def _check_observation_keys(game: Any, seed: int, episodes: int) -> str:
-    """Equal ``observation_key``s must give equal views: GameEnv memoises rendered text on them."""
+    """Equal ``observation_key``s must give equal views and information states: GameEnv memoises
+    rendered text and ``info[STATE_KEY]`` on them."""
     from gym_reason.envs.games.base import resolve_chance
 
     rng = random.Random(seed)
@@ -508,9 +509,13 @@ def _check_observation_keys(game: Any, seed: int, episodes: int) -> str:
         while True:
             for player in range(game.num_players):
                 key = (player, state.observation_key(player))
-                view = state.observation(player)
+                view = (state.information_state(player), state.observation(player))
                 first = seen.setdefault(key, view)
-                _expect(first == view, f"observation_key {key!r} was shared by two different views: {first} and {view}")
+                _expect(
+                    first == view,
+                    f"observation_key {key!r} was shared by two different (information state, view) pairs: "
+                    f"{first} and {view}",
+                )
             if state.is_terminal():
                 break
             legal = state.legal_actions()
@@ -518,7 +523,7 @@ def _check_observation_keys(game: Any, seed: int, episodes: int) -> str:
             move = rng.choice(legal) if legal else game.random_move(state.observation(mover), rng)
             state.apply(move)
             resolve_chance(state, rng)
-    return f"{len(seen)} distinct (player, key) pairs, each with one view"
+    return f"{len(seen)} distinct (player, key) pairs, each with one view and information state"
 
 
 def _continue(env: AECEnv, policy: Policy) -> list[Any]:

@@ -105,6 +105,29 @@ def test_checker_catches_observation_keys_that_hide_differences():
     assert "observation keys" in [r.name for r in report.failures()], str(report)
 
 
+class _ViewKeyState(KuhnPokerState):
+    """Keys views on what they show, but its information states hold the opponent's card too, so
+    the env's memo would report a stale ``info[STATE_KEY]``."""
+
+    def information_state(self, player):
+        return f"{KuhnPokerState.information_state(self, player)}/{self._cards}"
+
+    def observation_key(self, player):
+        key = KuhnPokerState.information_state(self, player)
+        return f"{key}|{self._cards}" if self.is_terminal() else key
+
+
+class _ViewKeyKuhn(KuhnPoker):
+    def new_initial_state(self):
+        return _ViewKeyState(self.num_hands)
+
+
+def test_checker_catches_observation_keys_that_do_not_determine_the_information_state():
+    report = check_env(lambda: GameEnv(_ViewKeyKuhn(), KuhnPokerTemplate()), episodes=5)
+    failures = [r for r in report.failures() if r.name == "observation keys"]
+    assert failures and "information state" in failures[0].detail, str(report)
+
+
 def test_single_agent_env_with_a_non_text_space_fails_the_spaces_check():
     import gymnasium
 

@@ -43,14 +43,16 @@ from gym_reason.core import (
     text_space,
 )
 
+_WIN, _LOSS, _DRAW = Outcome.WIN, Outcome.LOSS, Outcome.DRAW  # an enum's attribute costs a lookup every game
+
 
 def outcome_of(reward: float) -> Outcome:
     """A finished game's outcome for a player paid ``reward``."""
     if reward > 0:
-        return Outcome.WIN
+        return _WIN
     if reward < 0:
-        return Outcome.LOSS
-    return Outcome.DRAW
+        return _LOSS
+    return _DRAW
 
 
 class TextAECEnv(AECEnv):

@@ -48,6 +48,8 @@ class _View:
     """A player's view at one observation key, rendered once: games revisit the same few positions
     millions of times in training."""
 
+    state_key: str
+    """``State.information_state(player)``, shown as ``info[STATE_KEY]`` (the observation key determines it)."""
     data: dict[str, Any]
     """``State.observation(player)``, shown as ``info[GAME_OBSERVATION]``."""
     body: str
@@ -175,12 +177,9 @@ class GameEnv(TextAECEnv):
         agent = self.possible_agents[player]
         self.agent_selection = agent
         state = self._state
-        state_key = state.information_state(player)
-        # The default observation key is the information state: do not compute it twice.
-        key = state_key if type(state).observation_key is _plain_observation_key else state.observation_key(player)
-        view = self._views[player].get(key) or self._new_view(state, player, key)
+        view = self._view(state, player)
         info = self.infos[agent]
-        info[STATE_KEY] = state_key
+        info[STATE_KEY] = view.state_key
         info[GAME_OBSERVATION] = view.data
         if self._finite:
             legal = state.legal_actions()
@@ -191,15 +190,23 @@ class GameEnv(TextAECEnv):
         self._answers = view.answers
         self._obs_cache = {} if self._notes[player] else {agent: view.prompt}
 
+    def _view(self, state: State, player: int) -> _View:
+        """The player's view of ``state``, from the memo or rendered now."""
+        if type(state).observation_key is _plain_observation_key:  # the information state: one call, not two
+            key = state.information_state(player)
+        else:
+            key = state.observation_key(player)
+        return self._views[player].get(key) or self._new_view(state, player, key)
+
     def _new_view(self, state: State, player: int, key: Any) -> _View:
         """Render the player's view and memoise it on its observation key ``key``.
 
         Games revisit the same few positions millions of times in training; the rules contract says
-        equal observation keys give equal views, and the checker verifies it.
+        equal observation keys give equal views and information states, and the checker verifies it.
         """
         data = state.observation(player)
         body = f"{self._rules[player]}\n{self.template.state(data)}"
-        view = _View(data, body, self._instruction, f"{body}\n{self._instruction}")
+        view = _View(state.information_state(player), data, body, self._instruction, f"{body}\n{self._instruction}")
         memo = self._views[player]
         if len(memo) >= _MEMO_LIMIT:  # games with huge state spaces gain nothing from a memo; keep it bounded
             memo.clear()
@@ -274,24 +281,25 @@ class GameEnv(TextAECEnv):
         return f"{self.answer_format.wrap(quoted)} is not a legal move"
 
     def _game_over(self) -> None:
-        """The rules ended the game: everyone is paid its return. Each finished agent's ``last()``
-        shows its result next, so those texts are rendered now, from the same returns."""
-        returns = self._state.returns()
-        self._end(returns, None, "game", "")
-        for player, agent in enumerate(self.possible_agents):
-            if not self._notes[player]:
-                self._obs_cache[agent] = self._final_text(player, returns[player])
+        """The rules ended the game: everyone is paid its return."""
+        self._end(self._state.returns(), None, "game", "")
 
     def _end(self, rewards: list[float], outcomes: list[Outcome] | None, component: str, ending: str) -> None:
         """Finish the game: every agent terminates with ``rewards[player]`` and ``outcomes[player]``
-        (by default the outcome that reward means)."""
+        (by default the outcome that reward means). After the usual end (no ``ending`` line) each
+        agent's ``last()`` shows its result next, so those texts are rendered now."""
         state = self._state
         self._ending = ending
-        for player in range(len(self.possible_agents)):
+        notes = self._notes
+        texts = {}
+        for player, agent in enumerate(self.possible_agents):
             reward = float(rewards[player])
             outcome = outcome_of(reward) if outcomes is None else outcomes[player]
             self._terminate(player, reward, outcome, component, state.metrics(player))
+            if not ending and not notes[player]:
+                texts[agent] = self._final_text(player, reward)
         self._close_episode()
+        self._obs_cache = texts
 
     def _truncate(self) -> None:
         self._ending = self._turn_limit_line
@@ -315,16 +323,12 @@ class GameEnv(TextAECEnv):
         return f"{body}\n{note}\n{footer}" if note else f"{body}\n{footer}"
 
     def _body(self, player: int) -> str:
-        state = self._state
-        key = state.observation_key(player)
-        return (self._views[player].get(key) or self._new_view(state, player, key)).body
+        return self._view(self._state, player).body
 
     def _final_text(self, player: int, result: float) -> str:
         """The observation at the usual end of a game (no note, no special ending), memoised:
         games end in few ways."""
-        state = self._state
-        key = state.observation_key(player)
-        view = self._views[player].get(key) or self._new_view(state, player, key)
+        view = self._view(self._state, player)
         result_key = result if result else repr(result)  # -0.0 == 0.0, but it reads "-0"
         text = view.results.get(result_key)
         if text is None:

@@ -68,10 +68,11 @@ class State(abc.ABC):
     def clone(self) -> State: ...
 
     def observation_key(self, player: int) -> Hashable:
-        """A key that determines ``observation(player)``: equal keys must give equal views.
+        """A key that determines ``observation(player)`` and ``information_state(player)``: equal keys
+        must give equal views and equal information states.
 
-        The env memoises rendered text on it. Defaults to :meth:`information_state`; override it when
-        a view shows more than that string says (cards revealed at a showdown, say).
+        The env memoises rendered text and the state key on it. Defaults to :meth:`information_state`;
+        override it when a view shows more than that string says (cards revealed at a showdown, say).
         """
         return self.information_state(player)
 

@@ -38,6 +38,7 @@ _DEAL_OUTCOMES = [(deal, 1 / len(DEALS)) for deal in DEALS]
 
 _DIGIT = {card: str(rank) for rank, card in enumerate(CARDS)}
 """OpenSpiel's digit of each card in information-state strings."""
+_SHOWDOWN_WINNER = {deal: 0 if CARDS.index(deal[0]) > CARDS.index(deal[1]) else 1 for deal in DEALS}
 
 _OPEN = ["check", "bet"]
 _FACING_BET = ["fold", "call"]
@@ -70,7 +71,8 @@ class KuhnPokerState(State):
         self._cards = ""  # "" at the deal's chance node, else player 0's card + player 1's card
         self._history = ""  # betting letters of the current hand
         self._chips = [0, 0]
-        self._log: tuple[dict[str, Any], ...] = ()  # finished hands (immutable: views share it)
+        # Finished hands as (cards shown or None, betting letters, winner, stake); immutable, so clones share it.
+        self._log: tuple[tuple[str | None, str, int, int], ...] = ()
         self._player = CHANCE
 
     # --- rules ---------------------------------------------------------------------------------
@@ -94,7 +96,7 @@ class KuhnPokerState(State):
     def apply(self, move: str) -> None:
         if self._player == CHANCE:
             self._cards = move
-            self._player = self._first()
+            self._player = self._hand & 1  # the hand's opener (a deal comes before the match is over)
             return
         history = self._history + _LETTER[move]
         self._history = history
@@ -103,20 +105,14 @@ class KuhnPokerState(State):
             self._player = 1 - self._player
             return
         stake, folder = end
-        first = self._first()
         if folder is None:  # showdown
-            winner = 0 if _DIGIT[self._cards[0]] > _DIGIT[self._cards[1]] else 1
-        else:
-            winner = 1 - (first if folder == 0 else 1 - first)
+            winner = _SHOWDOWN_WINNER[self._cards]
+        else:  # the other player than the folder, who is the opener (folder 0) or the responder (folder 1)
+            first = self._hand & 1
+            winner = first if folder else 1 - first
         self._chips[winner] += stake
         self._chips[1 - winner] -= stake
-        hand = {
-            "cards": self._cards if folder is None else None,
-            "moves": _MOVE_NAMES[history],
-            "winner": winner,
-            "chips": stake,
-        }
-        self._log = (*self._log, hand)
+        self._log = (*self._log, (self._cards if folder is None else None, history, winner, stake))
         self._hand += 1
         if self._hand == self._num_hands:
             self._player = TERMINAL
@@ -153,14 +149,17 @@ class KuhnPokerState(State):
             "hand": min(self._hand + 1, self._num_hands),
             "num_hands": self._num_hands,
             "chips": self._chips[player],
-            "finished_hands": self._log,
+            "finished_hands": tuple(
+                {"cards": cards, "moves": _MOVE_NAMES[line], "winner": winner, "chips": stake}
+                for cards, line, winner, stake in self._log
+            ),
         }
 
     def information_state(self, player: int) -> str:
         card = _DIGIT[self._cards[player]] if self._cards else ""
         if self._num_hands == 1:
             return card + self._history
-        past = "/".join(f"{h['cards'] or '??'}{''.join(_LETTER[m] for m in h['moves'])}" for h in self._log)
+        past = "/".join(f"{cards or '??'}{line}" for cards, line, _winner, _stake in self._log)
         return f"{past}|{card}{self._history}"
 
     def observation_key(self, player: int) -> str:
