@@ -125,6 +125,18 @@ def default_policy(env: Any, seed: int) -> Policy:
     return act
 
 
+def _sloppy_policy(env: Any, seed: int, garbage_rate: float = 0.2) -> Policy:
+    """Random play that writes garbage instead of a move one time in five: exercises the invalid-move
+    bookkeeping (retry rules, truncation right after an invalid answer) alongside normal play."""
+    rng = random.Random(seed)
+    play = default_policy(env, seed)
+
+    def act(obs: str, info: dict[str, Any]) -> str:
+        return rng.choice(GARBAGE_ACTIONS[:9]) if rng.random() < garbage_rate else play(obs, info)
+
+    return act
+
+
 def _transcript_multi(env: AECEnv, seed: int, policy: Policy, max_steps: int) -> list[Any]:
     """Every observable thing of one episode, in order."""
     env.reset(seed=seed)
@@ -256,9 +268,10 @@ def _play_checked(env: AECEnv, seed: int, policy: Policy, max_turns: int | None)
                 math.isclose(env.rewards[agent], rule.offender),
                 f"invalid move by {agent} paid {env.rewards[agent]}, rule says {rule.offender}",
             )
+        components = after.get(REWARD_COMPONENTS)
         if env.terminations.get(agent) or env.truncations.get(agent):
-            components = after.get(REWARD_COMPONENTS)
             _expect(isinstance(components, dict), f"{agent}'s final info lacks {REWARD_COMPONENTS!r}")
+        if components is not None:  # they name the parts of the reward for this answer, not an earlier one
             _expect(math.isclose(sum(components.values()), env.rewards[agent], abs_tol=1e-9),
                     f"{agent}'s reward components {components} do not sum to its reward {env.rewards[agent]}")  # fmt: skip
         if max_turns is not None:
@@ -391,10 +404,14 @@ def check_env(
         def play_many() -> str:
             totals = {"live_steps": 0, "dead_steps": 0}
             for e in range(episodes):
-                counts = _play_checked(env, seed + e, default_policy(env, seed + e), max_turns)
+                policy = (default_policy if e % 2 == 0 else _sloppy_policy)(env, seed + e)
+                counts = _play_checked(env, seed + e, policy, max_turns)
                 for k, v in counts.items():
                     totals[k] += v
-            return f"{episodes} episodes, {totals['live_steps']} moves, {totals['dead_steps']} dead steps"
+            return (
+                f"{episodes} episodes (every other one with garbage answers), "
+                f"{totals['live_steps']} moves, {totals['dead_steps']} dead steps"
+            )
 
         run("api (order, rewards, termination, dead steps, info keys, turn limit)", play_many)
     else:

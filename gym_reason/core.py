@@ -81,7 +81,8 @@ OUTCOME = "outcome"
 GAME_OBSERVATION = "game_observation"
 """``dict``: the agent's private view as structured data (JSON-able), for
 scripted opponents and exact analysis. Never holds information the agent may
-not see."""
+not see. It may be the env's own memo of that view, shared across turns:
+treat it as read-only (copy it before changing it)."""
 
 METRICS = "metrics"
 """``dict[str, float]``: facts about the episode that are *not* part of the

@@ -208,13 +208,15 @@ class TextAECEnv(AECEnv):
         return info
 
     def _truncate(self) -> None:
-        """End the episode at the turn limit: a draw for everyone, this step's rewards left as they are."""
+        """End the episode at the turn limit: a draw for everyone, this step's rewards left as they are
+        (an agent paid in this step keeps that reward's components, beside ``truncated``)."""
         for player, agent in enumerate(self.possible_agents):
             self.truncations[agent] = True
             info = self.infos[agent]
             info.pop(LEGAL_ACTIONS, None)
             info[OUTCOME] = Outcome.TRUNCATED
-            info[REWARD_COMPONENTS] = {"truncated": 0.0}
+            paid_now = info.get(REWARD_COMPONENTS) if self.rewards[agent] else None
+            info[REWARD_COMPONENTS] = {**(paid_now or {}), "truncated": 0.0}
             info[METRICS] = self._metrics(player)
         self._close_episode()
 

@@ -153,27 +153,32 @@ class GameEnv(TextAECEnv):
     # --- episode -----------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
         self._begin_episode(seed, options)
-        self._notes = [""] * len(self.possible_agents)  # what each player is told about its own last answer
-        self._ending = ""
         state = self.game.new_initial_state()
         resolve_chance(state, self._rng)
-        self._state = state
-        self._select(state.current_player())
+        self._start(state)
 
     def set_state(self, state: State) -> None:
         """Start an episode at ``state``, a decision node of this env's game, so ``last()`` shows what
-        the player to move there would see (for exact analysis of text policies, e.g. exploitability)."""
+        the player to move there would see (for exact analysis of text policies, e.g. exploitability).
+        The env's random stream is left as it was."""
         player = state.current_player()
         if state.is_terminal() or not 0 <= player < self.game.num_players:
             raise ValueError(
                 f"set_state needs a state where a player is to move; player {player} is to move in {state}"
             )
-        self.reset()
-        self._state = state.clone()
-        self._select(player)
+        self._begin_episode(None, None)
+        self._start(state.clone())
+
+    def _start(self, state: State) -> None:
+        """The episode's state is ``state``, with its player to move."""
+        self._notes = [""] * len(self.possible_agents)  # what each player is told about its own last answer
+        self._ending = ""
+        self._state = state
+        self._select(state.current_player())
 
     def _select(self, player: int) -> None:
-        """Make ``player`` the agent to act and give it a fresh info dict."""
+        """Make ``player`` the agent to act and fill in its info: its state key, its view (the memo's,
+        read-only) and its legal moves (a copy: agents that strike moves off leave the memo alone)."""
         agent = self.possible_agents[player]
         self.agent_selection = agent
         state = self._state
@@ -185,7 +190,7 @@ class GameEnv(TextAECEnv):
             legal = state.legal_actions()
             if view.legal != legal:  # the first time the player is to move at this view
                 self._list_moves(view, state, legal)
-            info[LEGAL_ACTIONS] = view.wrapped
+            info[LEGAL_ACTIONS] = view.wrapped[:]
         self._footer = view.footer
         self._answers = view.answers
         self._obs_cache = {} if self._notes[player] else {agent: view.prompt}
@@ -231,6 +236,7 @@ class GameEnv(TextAECEnv):
         info = self.infos[agent]
         info.pop(LEGAL_ACTIONS, None)
         info.pop(GAME_OBSERVATION, None)
+        info.pop(REWARD_COMPONENTS, None)  # they name the parts of this answer's reward, not an earlier one's
         move = self._answers.get(action)
         if move is None:
             content = self.answer_format.extract(action)
