@@ -176,6 +176,13 @@ class ReplSession(Session):
             if self._on_close is not None:
                 self._on_close()
 
+    def __del__(self) -> None:
+        # A session dropped without close() (an env nobody closed, say) must not leave its sandbox
+        # running until the process exits: a long training run would pile up interpreters.
+        if getattr(self, "_closed", True) is False:
+            with contextlib.suppress(Exception):
+                self.close()
+
     # -- calls
 
     def run(self, code: str, timeout: float = 10.0) -> ExecResult:

@@ -3,6 +3,7 @@ contract (output, exit codes, files, stdin, sessions, timeouts, limits) and the 
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import threading
@@ -126,6 +127,16 @@ def test_session_keeps_state_and_files(sandbox: BwrapSandbox) -> None:
         assert result.stdout == "22 kept\n", result
         result = session.run("import os, sys\nprint('out')\nos.write(2, b'raw err')\nos.system('echo from a child')")
         assert result.stdout == "out\nfrom a child\n" and result.stderr == "raw err", result
+
+
+def test_a_session_dropped_without_close_stops_its_sandbox(sandbox: BwrapSandbox) -> None:
+    session = sandbox.session()
+    assert session.run("print('up')").stdout == "up\n"
+    pid = session._proc.pid
+    del session
+    gc.collect()
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left running (nor a zombie)
+        os.kill(pid, 0)
 
 
 def test_session_exceptions_and_exit_codes(sandbox: BwrapSandbox) -> None:
