@@ -44,10 +44,10 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     table = Table(title="gym-reason environments")
     for column in ("id", "alias", "kind", "players", "description"):
         table.add_column(column)
-    for spec in registry.list_envs():
-        table.add_row(spec.id, spec.alias or "", spec.kind, str(spec.players), spec.description)
+    for spec in registry.list_envs():  # escaped: rich would read "[textarena]" in a description as a style
+        table.add_row(*map(escape, (spec.id, spec.alias or "", spec.kind, str(spec.players), spec.description)))
     for namespace, description in registry.namespaces().items():
-        table.add_row(f"{namespace}/<id>", "", "game", "2+", description)
+        table.add_row(*map(escape, (f"{namespace}/<id>", "", "game", "2+", description)))
     console.print(table)
     return 0
 
@@ -67,7 +67,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     for env_id in ids:
         report = check_env(env_id, seed=args.seed, episodes=args.episodes, env_kwargs=_parse_env_args(args.env_arg))
         style = "green" if report.ok else "red"
-        console.print(f"[bold {style}]{report.env_id}: {'PASS' if report.ok else 'FAIL'}[/]")
+        console.print(f"[bold {style}]{escape(report.env_id)}: {'PASS' if report.ok else 'FAIL'}[/]")
         for r in report.results:
             mark = "[green]ok[/]" if r.passed else "[red]FAIL[/]"
             detail = f": {escape(r.detail)}" if r.detail else ""
@@ -131,7 +131,7 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt:
         console.print("\ninterrupted")
         return 130
-    table = Table(title=f"{args.game}: {args.games} game(s), seed {args.seed}")
+    table = Table(title=escape(f"{args.game}: {args.games} game(s), seed {args.seed}"))
     for column in (
         "player",
         "games",
@@ -148,10 +148,10 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
         lo, hi = tally.reward_interval()
         ci = f"{tally.mean_reward:+.3f} [{lo:+.3f}, {hi:+.3f}]" if tally.games > 1 else f"{tally.mean_reward:+.3f}"
         o = tally.outcomes
-        table.add_row(
+        table.add_row(*map(escape, (
             tally.label, str(tally.games), str(o["win"]), str(o["loss"]), str(o["draw"]), str(o["forfeit"]),
             str(o["truncated"]), str(tally.invalid_moves), ci,
-        )  # fmt: skip
+        )))  # fmt: skip
     console.print(table)
     return 0
 
@@ -199,9 +199,9 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     for note in result.notes:
         console.print(f"note: {escape(note)}")
     out = args.out or f"evals/{_slug(args.game)}/{_slug(args.agent)}_seed{args.seed}.json"
-    console.print(f"Results: {result.save(out)}")
+    console.print(f"Results: {escape(str(result.save(out)))}")
     if args.transcripts:
-        console.print(f"Transcripts: {args.transcripts}")
+        console.print(f"Transcripts: {escape(str(args.transcripts))}")
     return 0
 
 
@@ -222,7 +222,7 @@ def cmd_exploitability(args: argparse.Namespace, console: Console) -> int:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(result.model_dump_json(indent=2) + "\n")
-        console.print(f"Results: {path}")
+        console.print(f"Results: {escape(str(path))}")
     return 0
 
 
@@ -284,13 +284,13 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
         except (ValueError, KeyError, FileExistsError, FileNotFoundError) as error:
             return _fail(console, error)
     state = "interrupted at" if result.interrupted else "finished"
-    console.print(f"Run {state} step {result.step}/{config.steps}: {result.run_dir}")
+    console.print(escape(f"Run {state} step {result.step}/{config.steps}: {result.run_dir}"))
     evals = {k: v for k, v in result.metrics.items() if k.startswith("eval/")}
     for key, value in sorted(evals.items()):
         console.print(f"  {key.removeprefix('eval/')}: {value:.4f}")
-    console.print(f"Checkpoint: {result.checkpoint}")
+    console.print(escape(f"Checkpoint: {result.checkpoint}"))
     game = config.games[0]
-    console.print(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game} --games 512 --seed 1")
+    console.print(escape(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game} --games 512 --seed 1"))
     console.print(f"Watch it play: gym-reason play --game {game} --players {result.run_dir},random --games 1")
     if result.interrupted:
         console.print(f"Continue it: gym-reason selfplay --resume {result.run_dir}")

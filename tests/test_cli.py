@@ -25,6 +25,7 @@ def test_list_shows_every_builtin_env():
     assert out.returncode == 0, out.stderr
     for needle in ("gym_reason/KuhnPoker-v0", "kuhn_poker", "tic_tac_toe", "simple_negotiation", "textarena/<id>"):
         assert needle in out.stdout
+    assert "gym-reason[textarena]" in out.stdout  # brackets in a description are text, not rich markup
 
 
 def test_check_one_and_all():

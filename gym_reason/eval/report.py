@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from gym_reason.eval.agent_policy import ExploitabilityResult
@@ -14,7 +15,7 @@ def _rate(rate: Rate) -> str:
 
 def _row(label: str, seat: str, s: Summary) -> list[str]:
     return [
-        label,
+        escape(label),  # an agent spec may hold "[...]", which rich would read as a style
         seat,
         str(s.games),
         _rate(s.win),
@@ -34,7 +35,7 @@ def eval_table(result: EvalResult) -> Table:
     p = result.provenance
     pct = f"{p.confidence:.0%}"
     table = Table(
-        title=f"{p.agent} on {p.env_id}: {p.games_per_opponent} games per opponent, seed {p.seed}"
+        title=escape(f"{p.agent} on {p.env_id}: {p.games_per_opponent} games per opponent, seed {p.seed}")
         + (", paired seeds" if p.paired else "")
     )
     for column in (

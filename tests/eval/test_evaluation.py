@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -217,3 +218,16 @@ def test_summarize_excludes_failed_games() -> None:
     bad = GameRecord(2, [AGENT, "b"], [0.0, 0.0], [None, None], [0, 0], [0, 0], [None, None], error="boom")
     s = summarize([good, bad], AGENT, paired=False)
     assert (s.games, s.failed, s.win.count, s.mean_reward, s.mean_turns) == (1, 1, 1, 1.0, 2.0)
+
+
+def test_the_eval_table_shows_brackets_in_agent_names_as_text() -> None:
+    from rich.console import Console
+
+    from gym_reason.eval.report import eval_table
+
+    agent = make_agent("fixed:nash", gym_reason.make("kuhn_poker"), seed=0)
+    agent.name = "nash[bold]"  # rich would read "[bold]" as a style and drop it
+    result = evaluate(agent, "kuhn_poker", ["random"], games=4, seed=0)
+    console = Console(width=300, record=True, file=io.StringIO())
+    console.print(eval_table(result))
+    assert "nash[bold] on gym_reason/KuhnPoker-v0" in console.export_text()
