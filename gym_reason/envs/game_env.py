@@ -117,6 +117,7 @@ class GameEnv(TextAECEnv):
         self._footer = instruction
         self._answers: dict[str, str] = {}
         self._state: State | None = None  # set by reset()
+        self._key_of: Callable[[State, int], Any] = State.observation_key  # set by reset() for its state's class
 
     @classmethod
     def factory(cls, game_cls: type[Game], template_cls: Callable[[], Template]) -> Callable[..., GameEnv]:
@@ -171,6 +172,11 @@ class GameEnv(TextAECEnv):
 
     def _start(self, state: State) -> None:
         """The episode's state is ``state``, with its player to move."""
+        kind = type(state)
+        # The observation key of a view; by default the information state, called directly (one call, not two).
+        self._key_of = (
+            kind.information_state if kind.observation_key is _plain_observation_key else kind.observation_key
+        )
         self._notes = [""] * len(self.possible_agents)  # what each player is told about its own last answer
         self._ending = ""
         self._state = state
@@ -182,7 +188,8 @@ class GameEnv(TextAECEnv):
         agent = self.possible_agents[player]
         self.agent_selection = agent
         state = self._state
-        view = self._view(state, player)
+        key = self._key_of(state, player)
+        view = self._views[player].get(key) or self._new_view(state, player, key)
         info = self.infos[agent]
         info[STATE_KEY] = view.state_key
         info[GAME_OBSERVATION] = view.data
@@ -197,10 +204,7 @@ class GameEnv(TextAECEnv):
 
     def _view(self, state: State, player: int) -> _View:
         """The player's view of ``state``, from the memo or rendered now."""
-        if type(state).observation_key is _plain_observation_key:  # the information state: one call, not two
-            key = state.information_state(player)
-        else:
-            key = state.observation_key(player)
+        key = self._key_of(state, player)
         return self._views[player].get(key) or self._new_view(state, player, key)
 
     def _new_view(self, state: State, player: int, key: Any) -> _View:
@@ -236,7 +240,6 @@ class GameEnv(TextAECEnv):
         info = self.infos[agent]
         info.pop(LEGAL_ACTIONS, None)
         info.pop(GAME_OBSERVATION, None)
-        info.pop(REWARD_COMPONENTS, None)  # they name the parts of this answer's reward, not an earlier one's
         move = self._answers.get(action)
         if move is None:
             content = self.answer_format.extract(action)
@@ -246,8 +249,9 @@ class GameEnv(TextAECEnv):
         if move is None:
             self._invalid_move(agent, player, info, self._why_invalid(action))
             return
-        if self._notes[player]:
+        if self._notes[player]:  # a valid answer after an invalid one
             self._notes[player] = ""
+            info.pop(REWARD_COMPONENTS, None)  # they named the invalid answer's penalty, not this answer's reward
         state.apply(move)
         next_player = state.current_player()
         if next_player == CHANCE:
