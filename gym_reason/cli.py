@@ -291,9 +291,9 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
     console.print(escape(f"Checkpoint: {result.checkpoint}"))
     game = config.games[0]
     console.print(escape(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game} --games 512 --seed 1"))
-    console.print(f"Watch it play: gym-reason play --game {game} --players {result.run_dir},random --games 1")
+    console.print(escape(f"Watch it play: gym-reason play --game {game} --players {result.run_dir},random --games 1"))
     if result.interrupted:
-        console.print(f"Continue it: gym-reason selfplay --resume {result.run_dir}")
+        console.print(escape(f"Continue it: gym-reason selfplay --resume {result.run_dir}"))
     return 130 if result.interrupted else 0
 
 
