@@ -36,8 +36,9 @@ from gym_reason.envs.games.base import CHANCE, Game, State, resolve_chance
 from gym_reason.envs.templates import Template
 
 _QUOTE_LIMIT = 200  # characters of an invalid answer repeated back in an observation
-_MEMO_LIMIT = 100_000  # memoised views per player and env
+_MEMO_LIMIT = 100_000  # memoised views per player and memo
 _RESULTS_LIMIT = 64  # memoised end-of-game observations per view
+_SHARED_MEMOS = 16  # argument sets whose envs share a memo, per game factory
 _WAITING = "Waiting for the other player to move."
 _plain_observation_key = State.observation_key
 _plain_parse_move = State.parse_move
@@ -138,10 +139,25 @@ class GameEnv(TextAECEnv):
             p for n, p in inspect.signature(cls).parameters.items() if p.kind is p.KEYWORD_ONLY and n not in game_names
         ]
 
+        # Envs made with equal arguments render equal views, so they share one memo of them: a pool of
+        # 256 envs in flight then renders each view once, not 256 times. A few recent argument sets are kept.
+        memos: dict[tuple, list[dict[Any, _View]]] = {}
+
         def make_env(**kwargs: Any) -> GameEnv:
             game_kwargs = {k: v for k, v in kwargs.items() if k in game_names}
             env_kwargs = {k: v for k, v in kwargs.items() if k not in game_names}
-            return cls(game_cls(**game_kwargs), template_cls(), **env_kwargs)
+            env = cls(game_cls(**game_kwargs), template_cls(), **env_kwargs)
+            key = tuple(sorted((k, type(v), v) for k, v in kwargs.items()))  # typed: True == 1, yet reads "True"
+            try:
+                shared = memos.get(key)
+            except TypeError:  # an unhashable argument: this env keeps its own memo
+                return env
+            if shared is None:
+                while len(memos) >= _SHARED_MEMOS:
+                    memos.pop(next(iter(memos)))
+                shared = memos[key] = env._views
+            env._views = shared
+            return env
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in game_params] + env_params
         make_env.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -225,7 +241,6 @@ class GameEnv(TextAECEnv):
     def _list_moves(self, view: _View, state: State, legal: list[str]) -> None:
         """Fill in the legal moves of the player to move at ``view``."""
         wrap = self.answer_format.wrap
-        view.legal = list(legal)  # a copy: a game may reuse its list
         view.wrapped = [wrap(m) for m in legal]
         view.footer = f"Your legal moves: {', '.join(view.wrapped)}.\n{self._instruction}"
         view.prompt = f"{view.body}\n{view.footer}"
@@ -234,6 +249,8 @@ class GameEnv(TextAECEnv):
             view.answers = {w: m for w, m in zip(view.wrapped, legal, strict=True) if extract(w) == m}
         else:
             view.answers = {}
+        # Last, so an env in another thread that shares this memo never sees the new moves with old texts.
+        view.legal = list(legal)  # a copy: a game may reuse its list
 
     def _play(self, agent: str, player: int, action: str) -> None:
         state = self._state

@@ -79,3 +79,27 @@ def test_changing_the_legal_moves_in_info_leaves_the_env_alone() -> None:
     env.last()[4][LEGAL_ACTIONS].clear()  # an agent striking moves off its own list
     env.reset(seed=0)
     assert env.last()[4][LEGAL_ACTIONS] == ["[check]", "[bet]"]
+
+
+def test_envs_made_with_equal_arguments_render_each_view_once(monkeypatch) -> None:
+    from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
+
+    rendered = []
+    original = KuhnPokerTemplate.state
+    monkeypatch.setattr(KuhnPokerTemplate, "state", lambda self, view: rendered.append(1) or original(self, view))
+
+    def play(env, seed):
+        env.reset(seed=seed)
+        for _agent in env.agent_iter():
+            obs, _reward, terminated, truncated, info = env.last()
+            env.step(None if terminated or truncated else info[LEGAL_ACTIONS][0])
+        return obs
+
+    first, second = gym_reason.make("kuhn_poker", num_hands=2), gym_reason.make("kuhn_poker", num_hands=2)
+    assert play(first, 11) == play(first, 11)  # warm: the memo now holds this game's views
+    count = len(rendered)
+    assert play(second, 11) == play(first, 11) and len(rendered) == count  # another env, no new renders
+    # Other arguments, other views: neither env sees the other's text.
+    boxed = gym_reason.make("kuhn_poker", num_hands=2, answer_format="boxed")
+    boxed.reset(seed=11)
+    assert "\\boxed{check}" in boxed.last()[0] and "[check]" not in boxed.last()[0]
