@@ -14,7 +14,9 @@ exact answers that name a listed move) and does little more per step than the ru
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -38,7 +40,6 @@ from gym_reason.envs.templates import Template
 _QUOTE_LIMIT = 200  # characters of an invalid answer repeated back in an observation
 _MEMO_LIMIT = 100_000  # memoised views per player and memo
 _RESULTS_LIMIT = 64  # memoised end-of-game observations per view
-_SHARED_MEMOS = 16  # argument sets whose envs share a memo, per game factory
 _WAITING = "Waiting for the other player to move."
 _plain_observation_key = State.observation_key
 _plain_parse_move = State.parse_move
@@ -113,7 +114,7 @@ class GameEnv(TextAECEnv):
         )
         self._set_players(game.num_players)
         self._rules = [template.rules(game, i) for i in range(game.num_players)]
-        self._views: list[dict[Any, _View]] = [{} for _ in range(game.num_players)]  # per player, by observation key
+        self._views = _Views({} for _ in range(game.num_players))  # per player, by observation key
         self._finite = game.finite_actions
         self._footer = instruction
         self._answers: dict[str, str] = {}
@@ -139,24 +140,17 @@ class GameEnv(TextAECEnv):
             p for n, p in inspect.signature(cls).parameters.items() if p.kind is p.KEYWORD_ONLY and n not in game_names
         ]
 
-        # Envs made with equal arguments render equal views, so they share one memo of them: a pool of
-        # 256 envs in flight then renders each view once, not 256 times. A few recent argument sets are kept.
-        memos: dict[tuple, list[dict[Any, _View]]] = {}
+        # Envs made with equal arguments render equal views, so the live ones share one memo of them: a pool
+        # of 256 envs in flight renders each view once, not 256 times. The memo goes when its last env does.
+        memos: weakref.WeakValueDictionary[tuple, _Views] = weakref.WeakValueDictionary()
 
         def make_env(**kwargs: Any) -> GameEnv:
             game_kwargs = {k: v for k, v in kwargs.items() if k in game_names}
             env_kwargs = {k: v for k, v in kwargs.items() if k not in game_names}
             env = cls(game_cls(**game_kwargs), template_cls(), **env_kwargs)
             key = tuple(sorted((k, type(v), v) for k, v in kwargs.items()))  # typed: True == 1, yet reads "True"
-            try:
-                shared = memos.get(key)
-            except TypeError:  # an unhashable argument: this env keeps its own memo
-                return env
-            if shared is None:
-                while len(memos) >= _SHARED_MEMOS:
-                    memos.pop(next(iter(memos)))
-                shared = memos[key] = env._views
-            env._views = shared
+            with contextlib.suppress(TypeError):  # an unhashable argument: this env keeps its own memo
+                env._views = memos.setdefault(key, env._views)
             return env
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in game_params] + env_params
@@ -366,6 +360,10 @@ class GameEnv(TextAECEnv):
 
     def _board(self) -> str:
         return str(self._state)
+
+
+class _Views(list):
+    """One memo of views per player (``dict`` by observation key); a list the game factory can hold weakly."""
 
 
 def _result_line(result: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import gym_reason
@@ -99,6 +100,10 @@ def test_envs_made_with_equal_arguments_render_each_view_once(monkeypatch) -> No
     assert play(first, 11) == play(first, 11)  # warm: the memo now holds this game's views
     count = len(rendered)
     assert play(second, 11) == play(first, 11) and len(rendered) == count  # another env, no new renders
+    del first, second
+    gc.collect()
+    play(gym_reason.make("kuhn_poker", num_hands=2), 11)
+    assert len(rendered) > count  # the memo went with the last env that held it
     # Other arguments, other views: neither env sees the other's text.
     boxed = gym_reason.make("kuhn_poker", num_hands=2, answer_format="boxed")
     boxed.reset(seed=11)
