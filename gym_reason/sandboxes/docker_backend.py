@@ -58,7 +58,7 @@ from gym_reason.sandboxes.process import (
     SESSION_CPU_CALLS,
     collect_output,
     exit_status,
-    limit_reached,
+    process_result,
     wait_until,
 )
 from gym_reason.sandboxes.repl import ReplSession, driver_command
@@ -534,16 +534,14 @@ class DockerSandbox(Sandbox):
                 proc.kill()
             wall_time = time.monotonic() - start
             exit_code = -signal.SIGKILL if timed_out else exit_status(proc.wait(10.0), shell_style=True)
-            stderr = err.decode(errors="replace")
-            return ExecResult(
-                stdout=out.decode(errors="replace"),
-                stderr=stderr,
-                exit_code=exit_code,
+            return process_result(
+                out,
+                err,
+                exit_code,
                 timed_out=timed_out,
-                killed_by_limit=not timed_out
-                and (proc.oom_killed() or limit_reached(exit_code, stderr, killed_by_host=False)),
                 wall_time=wall_time,
                 truncated=truncated,
+                oom_killed=not timed_out and proc.oom_killed(),  # asks the daemon only when it matters
             )
         finally:
             self._after_run(proc)

@@ -198,16 +198,26 @@ def limit_reached(exit_code: int | None, stderr: str, *, killed_by_host: bool) -
 
 
 def process_result(
-    out: bytes, err: bytes, exit_code: int | None, *, timed_out: bool, wall_time: float, truncated: bool
+    out: bytes,
+    err: bytes,
+    exit_code: int | None,
+    *,
+    timed_out: bool,
+    wall_time: float,
+    truncated: bool,
+    oom_killed: bool = False,
 ) -> ExecResult:
-    """The :class:`ExecResult` of a one-shot program from its captured output and decoded exit status."""
+    """The :class:`ExecResult` of a one-shot program from its captured output and decoded exit status.
+
+    ``oom_killed``: a memory cgroup killed it (docker), which counts as a limit like an rlimit signal.
+    """
     stderr = err.decode(errors="replace")
     return ExecResult(
         stdout=out.decode(errors="replace"),
         stderr=stderr,
         exit_code=exit_code,
         timed_out=timed_out,
-        killed_by_limit=not timed_out and limit_reached(exit_code, stderr, killed_by_host=False),
+        killed_by_limit=not timed_out and (oom_killed or limit_reached(exit_code, stderr, killed_by_host=False)),
         wall_time=wall_time,
         truncated=truncated,
     )
