@@ -19,7 +19,6 @@ fraction, the transcript): no sandbox state outlives a submission.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -128,10 +127,7 @@ class CodeTestsEnv(SandboxTask):
         return self._observation(), self._info()
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        episode = self._require_live()
-        if not isinstance(action, str):
-            raise TypeError(f"action must be the model's reply as a str, got {type(action).__name__}")
-        episode.turn += 1
+        episode = self._begin_step(action)
         blocks = python_blocks(action)
         parsed: str | None = "\n\n".join(blocks) if blocks else None
         improvement, solved = 0.0, False
@@ -242,7 +238,7 @@ class CodeTestsEnv(SandboxTask):
 
     def _info(self) -> dict[str, Any]:
         episode = self._require_started()
-        digest = hashlib.sha1("\x00".join(episode.transcript).encode()).hexdigest()[:16]
+        digest = self._transcript_digest()
         return {
             ROLE: _ROLE,
             ACTION_FORMAT: f"Reply with one ```python block defining {episode.problem.entry_point}.",

@@ -4,6 +4,7 @@ that exists only after ``reset`` and ends once (snapshot and restore copy it wit
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
 from collections.abc import Collection
 from typing import Any
@@ -17,7 +18,7 @@ from gym_reason.sandboxes.base import Sandbox, make_sandbox
 class SandboxTask(gymnasium.Env):
     """Base of a single-agent text task that runs code in a sandbox.
 
-    Subclasses keep their episode (a dataclass with ``done``) in ``self._episode``.
+    Subclasses keep their episode (a dataclass with ``done``, ``turn`` and ``transcript``) in ``self._episode``.
     """
 
     def __init__(self, sandbox: str | Sandbox) -> None:
@@ -64,8 +65,16 @@ class SandboxTask(gymnasium.Env):
             raise RuntimeError("call reset() before using the env")
         return self._episode
 
-    def _require_live(self) -> Any:
+    def _begin_step(self, action: Any) -> Any:
+        """The start of ``step``: the live episode, with ``action`` (the model's reply) counted as a turn."""
         episode = self._require_started()
         if episode.done:
             raise RuntimeError("the episode is over; call reset() to start a new one")
+        if not isinstance(action, str):
+            raise TypeError(f"action must be the model's reply as a str, got {type(action).__name__}")
+        episode.turn += 1
         return episode
+
+    def _transcript_digest(self) -> str:
+        """A short hash of the episode's transcript so far, for ``info[STATE_KEY]``."""
+        return hashlib.sha1("\x00".join(self._require_started().transcript).encode()).hexdigest()[:16]

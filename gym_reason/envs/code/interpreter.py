@@ -163,10 +163,7 @@ class CodeInterpreterEnv(SandboxTask):
         return self._observation(), self._info()
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        episode = self._require_live()
-        if not isinstance(action, str):
-            raise TypeError(f"action must be the model's reply as a str, got {type(action).__name__}")
-        episode.turn += 1
+        episode = self._begin_step(action)
         components = {"turn_cost": TURN_COST}
         blocks = python_blocks(action)
         answer = None if blocks else self.answer_format.extract(prose(action))
@@ -324,7 +321,7 @@ class CodeInterpreterEnv(SandboxTask):
 
     def _info(self) -> dict[str, Any]:
         episode = self._require_started()
-        digest = hashlib.sha1("\x00".join(episode.transcript).encode()).hexdigest()[:16]
+        digest = self._transcript_digest()
         task_id = hashlib.sha1(episode.task.statement.encode()).hexdigest()[:12]
         return {
             ROLE: _ROLE,
