@@ -33,8 +33,8 @@ from typing import Any
 import gym_reason
 from gym_reason.core import LEGAL_ACTIONS
 from gym_reason.envs.games.base import resolve_chance
-from gym_reason.envs.games.kuhn_poker import KuhnPoker
-from gym_reason.envs.games.tic_tac_toe import TicTacToe
+from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker
+from gym_reason.envs.games.tic_tac_toe.rules import TicTacToe
 
 Runner = Callable[[float], tuple[int, float]]  # seconds -> (games, elapsed)
 

@@ -404,9 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_env_flags(p)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("exploitability", help="exact exploitability of an agent (kuhn_poker, leduc_holdem)")
+    from gym_reason.eval.exploitability import exact_analysis_games  # the games declare it; the registry lists them
+
+    exact_games = ", ".join(exact_analysis_games())
+    p = sub.add_parser("exploitability", help=f"exact exploitability of an agent ({exact_games})")
     p.add_argument("--agent", required=True, help="runs/<run-id>, hf:PATH, fixed:<name>, random")
-    p.add_argument("--game", required=True, help="kuhn_poker or leduc_holdem")
+    p.add_argument("--game", required=True, help=f"one of: {exact_games}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also save the result (with the agent's policy table) as JSON")
     _add_env_flags(p)

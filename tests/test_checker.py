@@ -9,8 +9,8 @@ import pytest
 import gym_reason
 from gym_reason.checker import check_env
 from gym_reason.envs.game_env import GameEnv
-from gym_reason.envs.games.kuhn_poker import KuhnPoker, KuhnPokerState
-from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
+from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker, KuhnPokerState
+from gym_reason.envs.games.kuhn_poker.template import KuhnPokerTemplate
 
 
 @pytest.mark.parametrize("env_id", [s.id for s in gym_reason.list_envs()])

@@ -49,8 +49,8 @@ def test_bad_kwargs_name_the_valid_ones():
 
 def test_register_rejects_unversioned_duplicate_and_ambiguous():
     factory = GameEnv.factory
-    from gym_reason.envs.games.tic_tac_toe import TicTacToe
-    from gym_reason.envs.templates.tic_tac_toe import TicTacToeTemplate
+    from gym_reason.envs.games.tic_tac_toe.rules import TicTacToe
+    from gym_reason.envs.games.tic_tac_toe.template import TicTacToeTemplate
 
     with pytest.raises(ValueError, match="versioned"):
         registry.register("my/Thing", factory(TicTacToe, TicTacToeTemplate))

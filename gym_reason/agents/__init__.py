@@ -3,14 +3,12 @@
 from gym_reason.agents import human, lm, openai_agent, random_agent  # noqa: F401  (register the backends)
 from gym_reason.agents.base import (
     AGENT_BACKENDS,
-    FIXED_AGENTS,
     Agent,
     AgentError,
     ScriptedAgent,
     fixed_agent_names,
     make_agent,
     register_agent_backend,
-    register_fixed_agent,
     strongest_fixed_agent,
 )
 from gym_reason.agents.human import HumanAgent
@@ -18,7 +16,6 @@ from gym_reason.agents.random_agent import RandomAgent
 
 __all__ = [
     "AGENT_BACKENDS",
-    "FIXED_AGENTS",
     "Agent",
     "AgentError",
     "HumanAgent",
@@ -27,6 +24,5 @@ __all__ = [
     "fixed_agent_names",
     "make_agent",
     "register_agent_backend",
-    "register_fixed_agent",
     "strongest_fixed_agent",
 ]

@@ -1,4 +1,4 @@
-"""The agent protocol and the registry of scripted (fixed) opponents.
+"""The agent protocol and agent spec strings.
 
 An agent maps a batch of ``(observation, info)`` pairs to a batch of answers,
 one raw text per pair: every backend, from a random bot to a served language
@@ -6,8 +6,8 @@ model, is faster batched, and a rollout gathers the pending prompts of many
 games into one call.
 
 Agents are named by spec strings (see :func:`make_agent`):
-``random``, ``human``, ``fixed:<name>[:key=value...]`` (a scripted opponent of
-the env's game, e.g. ``fixed:nash:alpha=0.2``), ``runs/<run-id>`` or ``ckpt:PATH``
+``random``, ``human``, ``fixed:<name>[:key=value...]`` (a bot that the env's game
+declares, see :mod:`gym_reason.envs.games.bots`, e.g. ``fixed:nash:alpha=0.2``), ``runs/<run-id>`` or ``ckpt:PATH``
 (a self-play checkpoint), ``hf:PATH`` (a local transformers model) and
 ``openai:MODEL@URL`` (an OpenAI-compatible server). Other backends plug into
 :data:`AGENT_BACKENDS` with :func:`register_agent_backend`.
@@ -16,11 +16,10 @@ the env's game, e.g. ``fixed:nash:alpha=0.2``), ``runs/<run-id>`` or ``ckpt:PATH
 from __future__ import annotations
 
 import difflib
-import random
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from gym_reason.core import GAME_OBSERVATION, LEGAL_ACTIONS, AnswerFormat
+from gym_reason.envs.games.bots import ScriptedAgent, game_bots, strongest_bot  # noqa: F401  (ScriptedAgent: re-exported)
 
 Observation = tuple[str, dict[str, Any]]
 
@@ -52,102 +51,16 @@ class AgentError(RuntimeError):
         super().__init__(f"{len(self.errors)} of {len(self.answers)} requests failed; first (#{first[0]}): {first[1]}")
 
 
-class ScriptedAgent:
-    """An agent that reads the structured view (``info["game_observation"]``) and picks a move.
-
-    Subclasses implement :meth:`policy`, a distribution over canonical moves; the
-    agent samples from it with its own seeded generator and writes the move in the
-    env's answer format. Because the distribution is explicit, exact analysis
-    (expected values, exploitability) can read it without sampling.
-    """
-
-    name = "scripted"
-
-    def __init__(self, answer_format: str | AnswerFormat = "bracket", seed: int | None = None) -> None:
-        self.answer_format = AnswerFormat.named(answer_format)
-        self.rng = random.Random(seed)
-
-    def policy(self, view: dict[str, Any], legal: list[str]) -> dict[str, float]:
-        """Probability of each canonical move (the keys need not cover every legal move)."""
-        raise NotImplementedError
-
-    def legal_moves(self, info: dict[str, Any]) -> list[str]:
-        wrapped = info.get(LEGAL_ACTIONS) or []
-        return [m for m in (self.answer_format.extract(w) for w in wrapped) if m is not None]
-
-    def act(self, batch: Sequence[Observation]) -> list[str]:
-        answers = []
-        for _obs, info in batch:
-            view = info.get(GAME_OBSERVATION)
-            if view is None:
-                raise ValueError(
-                    f"{self.name} needs info[{GAME_OBSERVATION!r}] (the structured view that gym-reason game envs "
-                    "provide); it cannot play this env"
-                )
-            probs = self.policy(view, self.legal_moves(info))
-            answers.append(self.answer_format.wrap(_sample(probs, self.rng)))
-        return answers
-
-    def action_probabilities(self, batch: Sequence[Observation]) -> list[dict[str, float]]:
-        """The probability of each legal answer (``info["legal_actions"]``), read off :meth:`policy`."""
-        out = []
-        for _obs, info in batch:
-            wrapped = list(info.get(LEGAL_ACTIONS) or [])
-            moves = [self.answer_format.extract(w) for w in wrapped]
-            probs = self.policy(info[GAME_OBSERVATION], [m for m in moves if m is not None])
-            weights = [probs.get(m, 0.0) if m is not None else 0.0 for m in moves]
-            total = sum(weights)
-            if total <= 0:
-                raise ValueError(f"{self.name} gives no probability to any legal move {wrapped}")
-            out.append({w: p / total for w, p in zip(wrapped, weights, strict=True)})
-        return out
-
-
-def _sample(probs: dict[str, float], rng: random.Random) -> str:
-    items = list(probs.items())
-    x = rng.random() * sum(p for _, p in items)
-    for move, p in items:
-        x -= p
-        if x < 0:
-            return move
-    return next(m for m, p in reversed(items) if p > 0)
-
-
-# --- fixed opponents: game name -> opponent name -> factory(answer_format, seed, **params) -------
-FIXED_AGENTS: dict[str, dict[str, Callable[..., Agent]]] = {}
-
-
-STRONGEST_FIXED: dict[str, str] = {}
-"""Game name -> the fixed opponent that training evaluates against by default."""
-
-
-def register_fixed_agent(game: str, name: str, factory: Callable[..., Agent], *, strongest: bool = False) -> None:
-    """Make ``fixed:<name>`` available for envs of ``game`` (a :attr:`Game.name`).
-
-    ``strongest=True`` marks it as the game's reference opponent for evaluation during training.
-    """
-    table = FIXED_AGENTS.setdefault(game, {})
-    if name in table:
-        raise ValueError(f"fixed agent {name!r} is already registered for {game!r}")
-    table[name] = factory
-    if strongest:
-        STRONGEST_FIXED[game] = name
-
-
+# --- fixed opponents: the bots each game declares in its register line (gym_reason.envs.games.bots) ----
 def strongest_fixed_agent(game: str) -> str | None:
     """The spec (``fixed:<name>``) of the game's reference opponent, if it has one."""
-    _import_builtin_fixed_agents()
-    name = STRONGEST_FIXED.get(game)
+    name = strongest_bot(game)
     return f"fixed:{name}" if name else None
 
 
 def fixed_agent_names(game: str) -> list[str]:
-    _import_builtin_fixed_agents()
-    return sorted(FIXED_AGENTS.get(game, {}))
-
-
-def _import_builtin_fixed_agents() -> None:
-    import gym_reason.agents.fixed  # noqa: F401  (registers the built-in opponents)
+    """The names of the fixed opponents of ``game`` (a ``Game.name``), sorted."""
+    return sorted(game_bots(game))
 
 
 # --- spec strings -----------------------------------------------------------------------------
@@ -189,8 +102,9 @@ def _game_name(env: Any) -> str | None:
 def _make_fixed(rest: str, env: Any, seed: int | None) -> Agent:
     name, *params = rest.split(":") if rest else [""]
     game = _game_name(env)
-    valid = fixed_agent_names(game) if game else []
-    factory = FIXED_AGENTS.get(game or "", {}).get(name)
+    bots = game_bots(game) if game else {}
+    valid = sorted(bots)
+    factory = bots.get(name)
     if factory is None:
         close = difflib.get_close_matches(name, valid, n=3)
         hint = f" Did you mean {', '.join('fixed:' + c for c in close)}?" if close else ""

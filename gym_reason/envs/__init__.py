@@ -1,41 +1,12 @@
-"""The built-in environments. Each is one ``register`` line."""
+"""The built-in environments: every game folder of :mod:`gym_reason.envs.games` registers itself
+(found by :func:`~gym_reason.envs.games.import_games`, no list to keep), then the code tasks and
+the TextArena namespace."""
 
-from gym_reason.envs.game_env import GameEnv
-from gym_reason.envs.games.kuhn_poker import KuhnPoker
-from gym_reason.envs.games.leduc_holdem import LeducHoldem
-from gym_reason.envs.games.simple_negotiation import SimpleNegotiation
-from gym_reason.envs.games.tic_tac_toe import TicTacToe
-from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
-from gym_reason.envs.templates.leduc_holdem import LeducHoldemTemplate
-from gym_reason.envs.templates.simple_negotiation import SimpleNegotiationTemplate
-from gym_reason.envs.templates.tic_tac_toe import TicTacToeTemplate
+from gym_reason.envs.games import import_games
 from gym_reason.envs.textarena import make_textarena_env
 from gym_reason.registry import register, register_namespace
 
-register(
-    id="gym_reason/KuhnPoker-v0",
-    entry_point=GameEnv.factory(KuhnPoker, KuhnPokerTemplate),
-    alias="kuhn_poker",
-    description="Kuhn Poker (J/Q/K, ante 1, bets of 1); one hand or a match of num_hands",
-)
-register(
-    id="gym_reason/LeducHoldem-v0",
-    entry_point=GameEnv.factory(LeducHoldem, LeducHoldemTemplate),
-    alias="leduc_holdem",
-    description="Leduc Hold'em: two suits of J/Q/K, two betting rounds, a public card (OpenSpiel's leduc_poker)",
-)
-register(
-    id="gym_reason/TicTacToe-v0",
-    entry_point=GameEnv.factory(TicTacToe, TicTacToeTemplate),
-    alias="tic_tac_toe",
-    description="TicTacToe on a 3x3 board, cells numbered 0-8",
-)
-register(
-    id="gym_reason/SimpleNegotiation-v0",
-    entry_point=GameEnv.factory(SimpleNegotiation, SimpleNegotiationTemplate),
-    alias="simple_negotiation",
-    description="Simple Negotiation: trade five resources valued privately; the bigger value gain wins",
-)
+import_games()
 register(
     id="gym_reason/CodeInterpreter-v0",
     entry_point="gym_reason.envs.code.interpreter:CodeInterpreterEnv",

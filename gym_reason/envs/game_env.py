@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -34,8 +34,8 @@ from gym_reason.core import (
     to_charset,
 )
 from gym_reason.envs.aec import TextAECEnv, outcome_of
-from gym_reason.envs.games.base import CHANCE, Game, State, resolve_chance
-from gym_reason.envs.templates import Template
+from gym_reason.envs.games.base import CHANCE, Game, State, Template, resolve_chance
+from gym_reason.envs.games.bots import BotFactory, declare_bots
 
 _QUOTE_LIMIT = 200  # characters of an invalid answer repeated back in an observation
 _MEMO_LIMIT = 100_000  # memoised views per player and memo
@@ -76,7 +76,7 @@ class GameEnv(TextAECEnv):
 
     Args:
         game: the rules.
-        template: how the rules and states read (see :mod:`gym_reason.envs.templates`).
+        template: how the rules and states read (a :class:`~gym_reason.envs.games.base.Template`).
         answer_format: ``"bracket"`` (``[move]``, default) or ``"boxed"`` (``\\boxed{move}``).
         invalid_move: an :class:`~gym_reason.core.InvalidMoveRule` or a preset name
             (``"default"``: offender -1, other +1, game over; ``"spiral"``: -1.5 / +0.5).
@@ -122,12 +122,25 @@ class GameEnv(TextAECEnv):
         self._key_of: Callable[[State, int], Any] = State.observation_key  # set by reset() for its state's class
 
     @classmethod
-    def factory(cls, game_cls: type[Game], template_cls: Callable[[], Template]) -> Callable[..., GameEnv]:
+    def factory(
+        cls,
+        game_cls: type[Game],
+        template_cls: Callable[[], Template],
+        *,
+        bots: Mapping[str, BotFactory] | None = None,
+        strongest_bot: str | None = None,
+    ) -> Callable[..., GameEnv]:
         """An entry point that builds ``GameEnv(game_cls(**game_kwargs), template_cls(), **env_kwargs)``.
 
         Keyword arguments of ``game_cls`` go to the game, the rest to :class:`GameEnv`;
         its signature lists both, so bad keyword arguments are named with the valid ones.
+        ``bots`` declares the game's fixed players (``{name: class}``, played as ``fixed:<name>``)
+        and ``strongest_bot`` the one training evaluates against (see :mod:`gym_reason.envs.games.bots`).
         """
+        if bots:
+            declare_bots(game_cls.name, bots, strongest=strongest_bot)
+        elif strongest_bot is not None:
+            raise ValueError(f"strongest_bot={strongest_bot!r} names a bot, but {game_cls.name} declares no bots=")
         game_params = [
             p
             for p in inspect.signature(game_cls).parameters.values()
@@ -159,6 +172,7 @@ class GameEnv(TextAECEnv):
         make_env.__doc__ = f"Build the {game_cls.name} text env ({game_cls.__doc__ or ''})".strip()
         make_env.env_kind = "game"  # type: ignore[attr-defined]
         make_env.env_players = game_cls.num_players  # type: ignore[attr-defined]
+        make_env.game_class = game_cls  # type: ignore[attr-defined]
         return make_env
 
     # --- episode -----------------------------------------------------------------------------

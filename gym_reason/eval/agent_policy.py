@@ -23,7 +23,12 @@ from pydantic import BaseModel
 
 from gym_reason.core import LEGAL_ACTIONS
 from gym_reason.eval.exact import expected_returns
-from gym_reason.eval.exploitability import best_response_value, decision_points, tabular_policy
+from gym_reason.eval.exploitability import (
+    best_response_value,
+    decision_points,
+    exact_analysis_unsupported,
+    tabular_policy,
+)
 from gym_reason.registry import env_id_of
 
 
@@ -47,13 +52,7 @@ def supports_exploitability(env: Any) -> str | None:
     game = getattr(env, "game", None)
     if game is None or not hasattr(env, "set_state"):
         return f"{type(env).__name__} is not a gym-reason game env (exact analysis needs the game's rules)"
-    if game.num_players != 2:
-        return f"{game.name} has {game.num_players} players; exact exploitability is for two-player games"
-    if not game.finite_actions:
-        return f"{game.name} cannot list its legal moves, so its game tree cannot be enumerated"
-    if not game.exact_analysis:
-        return f"{game.name}'s game tree is too large to solve exactly (exact analysis: Kuhn Poker, Leduc Hold'em)"
-    return None
+    return exact_analysis_unsupported(game)  # what the game declares: two players, zero-sum, small tree
 
 
 def agent_policy_table(agent: Any, env: Any) -> dict[str, dict[str, float]]:

@@ -6,8 +6,8 @@ canonical legal moves of ``state`` (moves left out have probability 0).
 and, at each player node, every move the acting player's policy gives positive
 probability, so the result is exact (up to floating point), with no sampling.
 
->>> from gym_reason.agents.fixed.kuhn_poker import KuhnNash
->>> from gym_reason.envs.games.kuhn_poker import KuhnPoker
+>>> from gym_reason.envs.games.kuhn_poker.bots import KuhnNash
+>>> from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker
 >>> nash = scripted_policy(KuhnNash(alpha=0.2))
 >>> value = expected_returns(KuhnPoker(), [nash, nash])
 >>> round(value[0] * 18, 9), round(value[1] * 18, 9)
@@ -34,7 +34,7 @@ TOLERANCE = 1e-9
 def uniform_policy(state: State, player: int) -> dict[str, float]:
     """Every legal move with the same probability.
 
-    >>> from gym_reason.envs.games.tic_tac_toe import TicTacToe
+    >>> from gym_reason.envs.games.tic_tac_toe.rules import TicTacToe
     >>> probs = uniform_policy(TicTacToe().new_initial_state(), 0)
     >>> len(probs), probs["4"] == 1 / 9
     (9, True)

@@ -10,12 +10,12 @@ import pytest
 
 import gym_reason
 from gym_reason.agents import make_agent
-from gym_reason.agents.fixed.kuhn_poker import KuhnAlwaysBet, KuhnAlwaysCheck, KuhnNash
-from gym_reason.agents.fixed.tic_tac_toe import TicTacToeMinimax, TicTacToeOnePly
 from gym_reason.core import METRICS
 from gym_reason.envs.games.base import CHANCE
-from gym_reason.envs.games.kuhn_poker import KuhnPoker
-from gym_reason.envs.games.tic_tac_toe import TicTacToe
+from gym_reason.envs.games.kuhn_poker.bots import KuhnAlwaysBet, KuhnAlwaysCheck, KuhnNash
+from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker
+from gym_reason.envs.games.tic_tac_toe.bots import TicTacToeMinimax, TicTacToeOnePly
+from gym_reason.envs.games.tic_tac_toe.rules import TicTacToe
 from gym_reason.eval.exact import expected_returns, scripted_policy, uniform_policy
 
 pyspiel = pytest.importorskip("pyspiel")

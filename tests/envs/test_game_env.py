@@ -8,7 +8,7 @@ import math
 import gym_reason
 from gym_reason.checker import check_env
 from gym_reason.core import GAME_OBSERVATION, LEGAL_ACTIONS, REWARD_COMPONENTS, STATE_KEY, InvalidMoveRule
-from gym_reason.envs.games.kuhn_poker import KuhnPoker
+from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker
 
 RETRY = InvalidMoveRule(offender=-1.0, other=0.0, ends_game=False)
 
@@ -83,7 +83,7 @@ def test_changing_the_legal_moves_in_info_leaves_the_env_alone() -> None:
 
 
 def test_envs_made_with_equal_arguments_render_each_view_once(monkeypatch) -> None:
-    from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
+    from gym_reason.envs.games.kuhn_poker.template import KuhnPokerTemplate
 
     rendered = []
     original = KuhnPokerTemplate.state

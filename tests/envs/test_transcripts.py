@@ -28,8 +28,8 @@ import gym_reason
 from gym_reason.core import GAME_OBSERVATION, INVALID_ACTION, LEGAL_ACTIONS, InvalidMoveRule
 from gym_reason.envs.game_env import GameEnv
 from gym_reason.envs.games.base import resolve_chance
-from gym_reason.envs.games.kuhn_poker import KuhnPoker, KuhnPokerState
-from gym_reason.envs.templates.kuhn_poker import KuhnPokerTemplate
+from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker, KuhnPokerState
+from gym_reason.envs.games.kuhn_poker.template import KuhnPokerTemplate
 
 GARBAGE = ("", "no marker at all", "[nonsense]", "[[", "I think [bet], no: [check]", "[ CHECK ]", "\\boxed{call}")
 

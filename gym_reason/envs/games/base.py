@@ -9,8 +9,10 @@ their probabilities, so exact analysis can enumerate them while
 
 Moves are short canonical strings (``"bet"``, ``"4"``, ``"offer: 2 wheat -> 1 ore"``).
 A game knows nothing about prompts or answer markers; its text lives in a
-template (:mod:`gym_reason.envs.templates`) and :class:`~gym_reason.envs.game_env.GameEnv`
-joins the two.
+:class:`Template` and :class:`~gym_reason.envs.game_env.GameEnv` joins the two.
+Each built-in game is one folder, ``gym_reason/envs/games/<game>/``: ``rules.py``,
+``template.py``, ``bots.py`` (its fixed players, :mod:`gym_reason.envs.games.bots`)
+and the ``register(...)`` line in its ``__init__.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import abc
 import random
 from collections.abc import Hashable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from gym_reason.core import normalize_move
 
@@ -104,6 +106,8 @@ class Game(abc.ABC):
     num_players: ClassVar[int] = 2
     finite_actions: ClassVar[bool] = True
     """Whether ``legal_actions()`` lists every legal move."""
+    zero_sum: ClassVar[bool] = False
+    """Whether the returns of every finished game sum to zero (OpenSpiel's ``Utility.ZERO_SUM``)."""
 
     @property
     def exact_analysis(self) -> bool:
@@ -137,3 +141,20 @@ def resolve_chance(state: State, rng: random.Random) -> None:
                 chosen = outcome
                 break
         state.apply(chosen)
+
+
+class Template(Protocol):
+    """How one game's rules and states read to a model.
+
+    A template knows the game's view dicts and nothing about parsing or rewards;
+    :class:`~gym_reason.envs.game_env.GameEnv` adds the legal moves, the answer
+    instruction and the result line.
+    """
+
+    def rules(self, game: Game, player: int) -> str:
+        """What does not change during a game: the rules and the player's seat."""
+        ...
+
+    def state(self, view: dict[str, Any]) -> str:
+        """The player's current view (``State.observation``) as text."""
+        ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gym_reason.envs.games.leduc_holdem import LeducHoldem
+from gym_reason.envs.games.leduc_holdem.rules import LeducHoldem
 
 _CARD_NAMES = {"J": "Jack (J, the lowest)", "Q": "Queen (Q, the middle rank)", "K": "King (K, the highest)"}
 

@@ -276,6 +276,7 @@ class LeducHoldem(Game):
 
     name = "leduc_holdem"
     num_players = 2
+    zero_sum = True
 
     def new_initial_state(self) -> LeducHoldemState:
         return LeducHoldemState()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gym_reason.core import to_charset
-from gym_reason.envs.games.simple_negotiation import BASE_VALUES, RESOURCES, SimpleNegotiation, value_range
+from gym_reason.envs.games.simple_negotiation.rules import BASE_VALUES, RESOURCES, SimpleNegotiation, value_range
 
 
 def _items(items: dict[str, int]) -> str:

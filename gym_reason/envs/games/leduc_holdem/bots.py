@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gym_reason.agents.base import ScriptedAgent, register_fixed_agent
-
-GAME = "leduc_holdem"
+from gym_reason.envs.games.bots import ScriptedAgent
 
 
 def _passive(legal: list[str]) -> str:
@@ -53,8 +51,3 @@ class LeducHeuristic(ScriptedAgent):
 
     def policy(self, view: dict[str, Any], legal: list[str]) -> dict[str, float]:
         return {self.move(view, legal): 1.0}
-
-
-register_fixed_agent(GAME, "heuristic", LeducHeuristic, strongest=True)
-register_fixed_agent(GAME, "always_call", LeducAlwaysCall)
-register_fixed_agent(GAME, "always_raise", LeducAlwaysRaise)

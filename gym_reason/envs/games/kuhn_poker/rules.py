@@ -187,6 +187,7 @@ class KuhnPoker(Game):
 
     name = "kuhn_poker"
     num_players = 2
+    zero_sum = True
 
     def __init__(self, num_hands: int = 1) -> None:
         if not isinstance(num_hands, int) or num_hands < 1:

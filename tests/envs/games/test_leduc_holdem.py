@@ -8,11 +8,11 @@ import pytest
 
 import gym_reason
 from gym_reason.agents import make_agent
-from gym_reason.agents.fixed.leduc_holdem import LeducAlwaysCall, LeducAlwaysRaise, LeducHeuristic
 from gym_reason.checker import check_env
 from gym_reason.core import GAME_OBSERVATION, INVALID_ACTION, LEGAL_ACTIONS, OUTCOME, PARSED_ACTION, Outcome
 from gym_reason.envs.games.base import CHANCE, TERMINAL
-from gym_reason.envs.games.leduc_holdem import CARDS, OPENSPIEL_ACTION, LeducHoldem, LeducHoldemState
+from gym_reason.envs.games.leduc_holdem.bots import LeducAlwaysCall, LeducAlwaysRaise, LeducHeuristic
+from gym_reason.envs.games.leduc_holdem.rules import CARDS, OPENSPIEL_ACTION, LeducHoldem, LeducHoldemState
 from gym_reason.eval.exact import expected_returns, scripted_policy, uniform_policy
 from gym_reason.eval.exploitability import decision_points
 

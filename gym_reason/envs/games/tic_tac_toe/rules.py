@@ -101,6 +101,7 @@ class TicTacToeState(State):
 class TicTacToe(Game):
     name = "tic_tac_toe"
     num_players = 2
+    zero_sum = True
 
     def new_initial_state(self) -> TicTacToeState:
         return TicTacToeState()

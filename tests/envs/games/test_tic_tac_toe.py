@@ -7,7 +7,7 @@ import random
 import pytest
 
 from gym_reason.envs.games.base import TERMINAL
-from gym_reason.envs.games.tic_tac_toe import TicTacToe, TicTacToeState
+from gym_reason.envs.games.tic_tac_toe.rules import TicTacToe, TicTacToeState
 
 pyspiel = pytest.importorskip("pyspiel")
 

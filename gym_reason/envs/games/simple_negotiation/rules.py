@@ -343,6 +343,7 @@ class SimpleNegotiation(Game):
 
     name = "simple_negotiation"
     num_players = 2
+    zero_sum = True
     finite_actions = False
 
     def __init__(self, max_turns: int = 10) -> None:

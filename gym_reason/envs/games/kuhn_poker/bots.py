@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gym_reason.agents.base import ScriptedAgent, register_fixed_agent
 from gym_reason.core import AnswerFormat
-
-GAME = "kuhn_poker"
+from gym_reason.envs.games.bots import ScriptedAgent
 
 
 def _situation(view: dict[str, Any]) -> str:
@@ -67,8 +65,3 @@ class KuhnAlwaysCheck(ScriptedAgent):
 
     def policy(self, view: dict[str, Any], legal: list[str]) -> dict[str, float]:
         return {"fold": 1.0} if _situation(view) == "facing_bet" else {"check": 1.0}
-
-
-register_fixed_agent(GAME, "nash", KuhnNash, strongest=True)
-register_fixed_agent(GAME, "always_bet", KuhnAlwaysBet)
-register_fixed_agent(GAME, "always_check", KuhnAlwaysCheck)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from gym_reason.agents.base import ScriptedAgent, register_fixed_agent
-from gym_reason.envs.games.tic_tac_toe import LINES
+from gym_reason.envs.games.bots import ScriptedAgent
+from gym_reason.envs.games.tic_tac_toe.rules import LINES
 
-GAME = "tic_tac_toe"
 _CENTRE, _CORNERS = 4, (0, 2, 6, 8)
 
 
@@ -77,7 +76,3 @@ class TicTacToeOnePly(ScriptedAgent):
         corners = [i for i in _CORNERS if i in empties]
         pool = corners or empties
         return dict.fromkeys((str(i) for i in pool), 1 / len(pool))
-
-
-register_fixed_agent(GAME, "minimax", TicTacToeMinimax, strongest=True)
-register_fixed_agent(GAME, "heuristic", TicTacToeOnePly)

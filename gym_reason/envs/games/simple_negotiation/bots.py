@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gym_reason.agents.base import ScriptedAgent, register_fixed_agent
-from gym_reason.envs.games.simple_negotiation import RESOURCES
-
-GAME = "simple_negotiation"
+from gym_reason.envs.games.bots import ScriptedAgent
+from gym_reason.envs.games.simple_negotiation.rules import RESOURCES
 
 
 def offer_gain(view: dict[str, Any]) -> int:
@@ -46,6 +44,3 @@ class NegotiationHeuristic(ScriptedAgent):
             if values[get] > values[give]:
                 return f"offer: 1 {give} -> 1 {get}"
         return "talk: I have no trade to propose."
-
-
-register_fixed_agent(GAME, "heuristic", NegotiationHeuristic, strongest=True)

@@ -12,14 +12,14 @@ import gym_reason
 from gym_reason.agents import make_agent
 from gym_reason.core import GAME_OBSERVATION, INVALID_ACTION, METRICS, OUTCOME, TEXT_CHARSET, Outcome
 from gym_reason.envs.games.base import CHANCE, TERMINAL, resolve_chance
-from gym_reason.envs.games.simple_negotiation import (
+from gym_reason.envs.games.simple_negotiation.rules import (
     BASE_VALUES,
     RESOURCES,
     SimpleNegotiation,
     SimpleNegotiationState,
     value_range,
 )
-from gym_reason.envs.templates.simple_negotiation import SimpleNegotiationTemplate
+from gym_reason.envs.games.simple_negotiation.template import SimpleNegotiationTemplate
 
 QTY0 = [10, 10, 10, 10, 10]
 VAL0 = [5, 10, 15, 25, 40]  # initial value 950

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gym_reason.envs.games.tic_tac_toe import TicTacToe
+from gym_reason.envs.games.tic_tac_toe.rules import TicTacToe
 
 
 class TicTacToeTemplate:

@@ -7,7 +7,7 @@ import pytest
 import gym_reason
 from gym_reason.core import GAME_OBSERVATION, METRICS
 from gym_reason.envs.games.base import CHANCE, TERMINAL
-from gym_reason.envs.games.kuhn_poker import CARDS, DEALS, KuhnPoker, KuhnPokerState
+from gym_reason.envs.games.kuhn_poker.rules import CARDS, DEALS, KuhnPoker, KuhnPokerState
 
 pyspiel = pytest.importorskip("pyspiel")
 

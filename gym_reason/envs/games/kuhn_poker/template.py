@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gym_reason.envs.games.kuhn_poker import KuhnPoker
+from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker
 
 _CARD_NAMES = {"J": "Jack (J, the lowest)", "Q": "Queen (Q, the middle card)", "K": "King (K, the highest)"}
 
