@@ -90,7 +90,11 @@ def make_agent(spec: str, env: Any, seed: int | None = None) -> Agent:
         return _make_fixed(rest, env, seed)
     backend = AGENT_BACKENDS.get(prefix)
     if backend is None:
-        raise ValueError(f"unknown agent {spec!r}; valid: {_spec_help(env)}")
+        valid = _spec_help(env)
+        forms = {v.split(" ")[0].split(":")[0]: v.split(" ")[0] for v in valid}  # random -> random, hf -> hf:PATH
+        close = [forms[c] for c in difflib.get_close_matches(prefix, list(forms), n=2, cutoff=0.6)]
+        hint = f"; did you mean {' or '.join(close)}?" if close else "."
+        raise ValueError(f"unknown agent {spec!r}{hint} Valid agents: {', '.join(valid)}")
     return backend(rest, env, seed)
 
 
@@ -139,7 +143,17 @@ def parse_value(text: str) -> Any:
     return text
 
 
+SPEC_FORMS = {
+    "ckpt": "ckpt:PATH (a checkpoint folder)",
+    "hf": "hf:PATH (a local transformers model or .gguf file)",
+    "openai": "openai:MODEL@URL (an OpenAI-compatible server)",
+}
+"""How a user writes the backends that take an argument (the others are written bare: ``random``)."""
+
+
 def _spec_help(env: Any) -> list[str]:
+    """The agent specs a user can write for ``env``, in usable form (``hf:PATH``, not ``hf``)."""
     game = _game_name(env)
     fixed = [f"fixed:{n}" for n in fixed_agent_names(game)] if game else []
-    return sorted(AGENT_BACKENDS) + fixed + ["runs/<run-id> (a selfplay run)"]
+    backends = [SPEC_FORMS.get(prefix, prefix) for prefix in sorted(AGENT_BACKENDS)]
+    return backends + fixed + ["runs/<run-id> (a selfplay run's latest checkpoint)"]
