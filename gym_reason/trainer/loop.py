@@ -27,15 +27,15 @@ import torch
 import gym_reason
 from gym_reason.agents import make_agent, strongest_fixed_agent
 from gym_reason.core import derive_seed
-from gym_reason.policy import LMPolicy, byte_tokenizer, load_causal_lm, save_policy, tiny_model
-from gym_reason.policy.checkpoints import CHECKPOINTS, checkpoint_folders, latest_checkpoint
 from gym_reason.registry import resolve_id
 from gym_reason.trainer import advantages as adv
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
+from gym_reason.trainer.evaluate import match_against, policy_exploitability, supports_exploitability
 from gym_reason.trainer.loss import clipped_policy_loss, kl_to_reference
-from gym_reason.trainer.policy_eval import can_measure_exploitability, lm_policy_exploitability, match_against
+from gym_reason.trainer.models import LMPolicy, build_policy
 from gym_reason.trainer.rollout import Episode, EpisodeRequest, Turn, play_episodes
 
+CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.pt"
 
 
@@ -102,7 +102,7 @@ class Trainer:
     def save(self, directory: Path) -> None:
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        save_policy(self.policy, tmp)
+        self.policy.save(tmp)
         torch.save(
             {
                 "step": self.step,
@@ -140,6 +140,16 @@ class Trainer:
         self.baselines = dict(state["baselines"])
         if self.magnet is not None and state.get("magnet") is not None:
             self.magnet.load_state_dict(state["magnet"])
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    folder = run_dir / CHECKPOINTS
+    found = (
+        sorted(p for p in folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
+        if folder.is_dir()
+        else []
+    )
+    return found[-1] if found else None
 
 
 # --- one step ------------------------------------------------------------------------------------
@@ -282,7 +292,7 @@ def rollout_metrics(episodes: list[Episode], elapsed: float) -> dict[str, float]
     return metrics
 
 
-def evaluate_during_training(trainer: Trainer, step: int) -> dict[str, float]:
+def evaluate(trainer: Trainer, step: int) -> dict[str, float]:
     """Matches against random and each game's strongest fixed opponent; exploitability where exact."""
     config = trainer.config
     policy = trainer.policy
@@ -310,8 +320,8 @@ def evaluate_during_training(trainer: Trainer, step: int) -> dict[str, float]:
             )
             for key in ("win_rate", "mean_reward", "invalid_rate"):
                 metrics[f"eval/{name}/{opponent}/{key}"] = result[key]
-        if can_measure_exploitability(env, policy):
-            metrics[f"eval/{name}/exploitability"] = lm_policy_exploitability(policy, env_id, env)
+        if supports_exploitability(env, policy):
+            metrics[f"eval/{name}/exploitability"] = policy_exploitability(policy, env_id, env)
     return metrics
 
 
@@ -370,7 +380,7 @@ def train(
             for (env_id, role), value in sorted(trainer.baselines.items()):
                 metrics[f"baseline/{env_id.rpartition('/')[2]}/{role}"] = value
             if (config.eval_every and trainer.step % config.eval_every == 0) or trainer.step == config.steps:
-                metrics.update(evaluate_during_training(trainer, trainer.step))
+                metrics.update(evaluate(trainer, trainer.step))
             metrics["step_time"] = time.perf_counter() - t0
             metrics["wall_time"] = time.perf_counter() - started
             _append(metrics_path, metrics)
@@ -417,7 +427,8 @@ def _checkpoint(trainer: Trainer) -> Path:
     target = folder / f"step_{trainer.step:07d}"
     if not target.exists():
         trainer.save(target)
-    for old in checkpoint_folders(trainer.run_dir)[: -trainer.config.keep_checkpoints]:
+    steps = sorted(p for p in folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
+    for old in steps[: -trainer.config.keep_checkpoints]:
         shutil.rmtree(old, ignore_errors=True)
     return target
 
