@@ -18,6 +18,10 @@ What the program inside sees and may do:
   caller's own uid otherwise; ``RLIMIT_NPROC`` does not bind root), all capabilities
   dropped, no new user namespaces (``--disable-userns``), a new session (no terminal
   injection), killed with its parent (``--die-with-parent``);
+* **a seccomp filter** (:mod:`gym_reason.sandboxes.seccomp`, loaded by bwrap with ``--seccomp``
+  just before the program starts): io_uring, keyrings, bpf, perf, userfaultfd, ptrace, kernel
+  code loading, mounts and namespaces, personality flags, clock setting, raw and VM sockets and
+  more are refused with ``EPERM``; without libseccomp and its binding no sandbox is made;
 * **rlimits** (set by ``prlimit`` just before the interpreter starts, so that
   ``RLIMIT_NPROC`` counts this sandbox's processes only): CPU seconds, address space,
   processes, file size, open files, no core dumps;
@@ -36,6 +40,7 @@ import time
 from pathlib import PurePosixPath
 from typing import Any
 
+from gym_reason.sandboxes import seccomp
 from gym_reason.sandboxes.base import ExecResult, Limits, Sandbox, SandboxUnavailable, Session, register_backend
 from gym_reason.sandboxes.process import (
     check_files,
@@ -85,15 +90,20 @@ class BwrapSandbox(Sandbox):
         interpreter: str = "/usr/bin/python3",
         bwrap: str = "bwrap",
         prlimit: str = "prlimit",
+        _without_seccomp_filter: bool = False,
     ) -> None:
         """``interpreter``: the Python that runs inside; it must live under /usr (the only host tree the
         sandbox sees), which rules out a pyenv or venv Python in a home directory.
+        ``_without_seccomp_filter``: for the battery's own test only (it shows that the syscall probes
+        fail without the filter); never use it for untrusted code.
 
         Raises:
             SandboxUnavailable: bwrap or prlimit is missing, the interpreter is not usable inside,
-                or this machine does not allow the user namespaces bwrap needs.
+                libseccomp or its binding (``pyseccomp``) is missing, or this machine does not allow
+                the user namespaces bwrap needs.
         """
         super().__init__(limits)
+        self._seccomp: bytes | None = None if _without_seccomp_filter else seccomp.filter_program()
         self.bwrap = _resolve_tool(bwrap, "bubblewrap (bwrap)", INSTALL_HINT)
         self.prlimit = _resolve_tool(prlimit, "prlimit", "install util-linux: apt-get install util-linux")
         if not os.path.realpath(self.prlimit).startswith("/usr/"):
@@ -110,7 +120,7 @@ class BwrapSandbox(Sandbox):
 
     # -- the command line
 
-    def _argv(self, ops: list[str], command: list[str]) -> list[str]:
+    def _argv(self, ops: list[str], command: list[str], seccomp_fd: int | None = None) -> list[str]:
         tmp_bytes = str(self.limits.tmp_mb << 20)
         argv = [
             self.bwrap,
@@ -134,6 +144,8 @@ class BwrapSandbox(Sandbox):
         argv += ["--proc", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/dev/shm"]
         argv += ["--size", tmp_bytes, "--tmpfs", "/tmp", "--dir", "/sandbox", *ops]
         argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
+        if seccomp_fd is not None:
+            argv += ["--seccomp", str(seccomp_fd)]
         for key, value in (
             ("PATH", "/usr/bin:/bin"),
             ("HOME", "/tmp"),
@@ -169,6 +181,14 @@ class BwrapSandbox(Sandbox):
             **privileges,
         )
 
+    def _seccomp_fd(self, fds: list[int]) -> int | None:
+        """A memfd holding the seccomp filter for ``bwrap --seccomp`` (appended to ``fds``; bwrap reads and closes it)."""
+        if self._seccomp is None:
+            return None
+        fd = memfd("sandbox-seccomp", self._seccomp)
+        fds.append(fd)
+        return fd
+
     def _file_ops(self, entries: list[tuple[str, bytes]], fds: list[int]) -> list[str]:
         """bwrap ``--file`` options that copy each (path, data) into the sandbox; opened fds go to ``fds``."""
         ops: list[str] = []
@@ -196,7 +216,7 @@ class BwrapSandbox(Sandbox):
             ops = self._file_ops(entries, fds)
             command = [*prlimit_args(self.prlimit, self.limits), self.interpreter, "/sandbox/main.py"]
             start = time.monotonic()
-            proc = self._popen(self._argv(ops, command), fds, stdin_fd)
+            proc = self._popen(self._argv(ops, command, self._seccomp_fd(fds)), fds, stdin_fd)
         finally:
             close_fds([*fds, stdin_fd])
         deadline = start + timeout
@@ -223,7 +243,7 @@ class BwrapSandbox(Sandbox):
             ops = self._file_ops([*self._etc(), (_DRIVER_PATH, driver_source().encode())], fds)
             command = [*prlimit_args(self.prlimit, self.limits, session=True)]
             command += [self.interpreter, _DRIVER_PATH, driver_config(self.limits)]
-            return self._popen(self._argv(ops, command), fds, subprocess.PIPE)
+            return self._popen(self._argv(ops, command, self._seccomp_fd(fds)), fds, subprocess.PIPE)
         finally:
             close_fds(fds)
 

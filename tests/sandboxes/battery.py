@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import itertools
 import os
@@ -73,6 +74,26 @@ def probe_list(label, path):
         print("CONTAINED", label, type(e).__name__, flush=True)
         return
     print("LISTED", label, _sha("\\n".join(names).encode()), flush=True)
+
+# A raw syscall: CONTAINED only when refused with EPERM or ENOSYS (the filter's answers); REACHED when
+# the kernel itself answered with another error, ESCAPED when it succeeded.
+def probe_syscall(label, nr, *args, child_exits=False):
+    import ctypes, errno
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    args = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
+    ctypes.set_errno(0)
+    ret = libc.syscall(ctypes.c_long(nr), *args)
+    err = ctypes.get_errno()
+    if ret == 0 and child_exits:  # a raw clone() that went through: this is the child
+        _os._exit(0)
+    if ret == -1 and err in (errno.EPERM, errno.ENOSYS):
+        print("CONTAINED", label, errno.errorcode[err], flush=True)
+    elif ret == -1:
+        print("REACHED", label, errno.errorcode.get(err, err), flush=True)
+    else:
+        print("ESCAPED", label, ret, flush=True)
+    return ret
 
 def probe_write(label, path):
     try:
@@ -135,8 +156,20 @@ class HostContext:
             "host_cwd": Path.cwd(),
             "host_ips": repr(self.host_ips),
             "processes": self.limits.processes,
+            **{f"nr_{name}": number for name, number in _syscall_numbers().items()},
         }
         return PRELUDE + string.Template(code).substitute(values)
+
+
+@functools.cache
+def _syscall_numbers() -> dict[str, int]:
+    """This machine's number of every syscall the probes call, from libseccomp (never written by hand)."""
+    from gym_reason.sandboxes.seccomp import syscall_number
+
+    numbers = {probe.syscall: syscall_number(probe.syscall) for probe in SYSCALL_PROBES}
+    missing = [name for name, number in numbers.items() if number < 0]
+    assert not missing, f"libseccomp knows no number for {missing} on this machine"
+    return numbers
 
 
 def _host_ips() -> list[str]:
@@ -1159,13 +1192,114 @@ else:
     ),
 ]
 
+
+@dataclasses.dataclass(frozen=True)
+class SyscallProbe:
+    """A raw syscall that the seccomp filter refuses (see ``gym_reason.sandboxes.seccomp.DENIED``)."""
+
+    label: str
+    syscall: str
+    args: str
+    """Python source of the arguments after the syscall number (``ctypes`` and ``os`` are in scope)."""
+    without_filter: str
+    """What the kernel answers when no filter stands in the way (on the bwrap backend without it)."""
+    errno: str = "EPERM"
+    capability_bound: bool = False
+    """Refused with EPERM by a missing capability even without the filter (defence in depth: the filter
+    stops the call before the kernel parses it), so its probe cannot tell the filter's refusal apart."""
+
+    @property
+    def code(self) -> str:
+        child = ", child_exits=True" if self.syscall == "clone" else ""
+        return f"import ctypes, os\nprobe_syscall({self.label!r}, $nr_{self.syscall}, {self.args}{child})\n"
+
+
+SYSCALL_PROBES: list[SyscallProbe] = [
+    # The six of issue 19's table.
+    SyscallProbe("io_uring_setup", "io_uring_setup", "1, ctypes.create_string_buffer(120)", "an io_uring fd"),
+    SyscallProbe("keyctl", "keyctl", "0, -3, 1", "the session keyring's id (KEYCTL_GET_KEYRING_ID)"),
+    SyscallProbe("add_key", "add_key", 'b"user", b"gym-reason-probe", b"x", 1, -3', "a key in the session keyring"),
+    SyscallProbe("bpf", "bpf", "0xFFFF, None, 0", "EINVAL (an unknown command, parsed by the kernel)"),
+    SyscallProbe(
+        "perf_event_open", "perf_event_open", "ctypes.create_string_buffer(128), 0, -1, -1, 0", "EACCES or a perf fd"
+    ),
+    SyscallProbe(
+        "userfaultfd", "userfaultfd", "0o2000000 | 1", "a userfaultfd (UFFD_USER_MODE_ONLY needs no privilege)"
+    ),
+    # More of the filtered families.
+    SyscallProbe("io_uring_enter", "io_uring_enter", "-1, 0, 0, 0, None, 0", "EBADF"),
+    SyscallProbe("io_uring_register", "io_uring_register", "-1, 0, None, 0", "EBADF"),
+    SyscallProbe("request_key", "request_key", 'b"user", b"gym-reason-nonexistent", None, 0', "ENOKEY"),
+    SyscallProbe("ptrace", "ptrace", "2, 999999, 0, 0", "ESRCH (PTRACE_PEEKDATA of no such process)"),
+    SyscallProbe("process_vm_readv", "process_vm_readv", "os.getpid(), None, 0, None, 0, 1", "EINVAL (bad flags)"),
+    SyscallProbe("pidfd_getfd", "pidfd_getfd", "-1, 0, 0", "EBADF"),
+    SyscallProbe(
+        "unshare_user", "unshare", "0x10000000", "ENOSPC on bwrap (--disable-userns), EPERM on docker (its profile)"
+    ),
+    SyscallProbe("setns", "setns", "-1, 0", "EBADF"),
+    SyscallProbe("clone_newuser", "clone", "0x10000000 | 17, 0, 0, 0, 0", "ENOSPC on bwrap (--disable-userns)"),
+    SyscallProbe("clone3", "clone3", "None, 0", "EINVAL", errno="ENOSYS"),
+    SyscallProbe("umount2", "umount2", 'b"/tmp", 0x80000000', "EINVAL (unknown flag)"),
+    SyscallProbe("open_tree", "open_tree", '-100, b"/tmp", 0', "an O_PATH fd of /tmp"),
+    SyscallProbe("mount_setattr", "mount_setattr", '-1, b"", 0xFFFFFFFF, None, 0', "EINVAL"),
+    SyscallProbe("personality", "personality", "0x0040000", "the old persona (ADDR_NO_RANDOMIZE set)"),
+    SyscallProbe("clock_settime", "clock_settime", "0, None", "EFAULT (the new time is read after the checks)"),
+    SyscallProbe("adjtimex", "adjtimex", "ctypes.create_string_buffer(256)", "the clock state (a read)"),
+    SyscallProbe("socket_vsock", "socket", "40, 1, 0", "a vsock socket, or EAFNOSUPPORT without vsock"),
+    # Refused by missing capabilities anyway: the filter is a second wall.
+    SyscallProbe("socket_packet", "socket", "17, 3, 0", "EPERM (no CAP_NET_RAW)", capability_bound=True),
+    SyscallProbe("socket_raw_inet", "socket", "2, 3, 1", "EPERM (no CAP_NET_RAW)", capability_bound=True),
+    SyscallProbe(
+        "mount", "mount", 'b"none", b"/tmp", b"tmpfs", 0, None', "EPERM (no CAP_SYS_ADMIN)", capability_bound=True
+    ),
+    SyscallProbe("fsopen", "fsopen", 'b"tmpfs", 0', "EPERM (no CAP_SYS_ADMIN)", capability_bound=True),
+    SyscallProbe("settimeofday", "settimeofday", "None, None", "EPERM (no CAP_SYS_TIME)", capability_bound=True),
+    SyscallProbe(
+        "init_module",
+        "init_module",
+        'None, 0, b""',
+        "EPERM (no CAP_SYS_MODULE), ENOSYS without module support",
+        capability_bound=True,
+    ),
+    SyscallProbe(
+        "kexec_load",
+        "kexec_load",
+        "0, 0, None, 0",
+        "EPERM (no CAP_SYS_BOOT), ENOSYS without kexec support",
+        capability_bound=True,
+    ),
+]
+"""One battery entry each (``syscall_<label>``): the filtered families' syscalls, called raw through ``ctypes``."""
+
+
+def _check_syscall(probe: SyscallProbe) -> Callable[[ExecResult, HostContext], None]:
+    def check(result: ExecResult, ctx: HostContext) -> None:
+        expect_contained(result, probe.label)
+        answers = [words[2] for words in _lines(result, "CONTAINED") if words[1] == probe.label]
+        assert answers == [probe.errno], f"{probe.syscall} was refused with {answers}, expected {probe.errno}"
+
+    return check
+
+
+BATTERY += [
+    Hostile(
+        name=f"syscall_{probe.label}",
+        proves=f"the seccomp filter refuses {probe.syscall} with {probe.errno} (without it: {probe.without_filter})",
+        code=probe.code,
+        check=_check_syscall(probe),
+    )
+    for probe in SYSCALL_PROBES
+]
+
 assert len({h.name for h in BATTERY}) == len(BATTERY), "battery names must be unique"
 
 __all__ = [
     "BATTERY",
     "BATTERY_LIMITS",
+    "SYSCALL_PROBES",
     "HostContext",
     "Hostile",
+    "SyscallProbe",
     "check_host_unaffected",
     "check_next_run_clean",
     "expect_contained",

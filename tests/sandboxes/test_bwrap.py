@@ -6,15 +6,25 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import struct
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gym_reason.sandboxes import Limits, SandboxPool, SandboxUnavailable, make_sandbox
+from gym_reason.sandboxes import Limits, SandboxPool, SandboxUnavailable, make_sandbox, seccomp
 from gym_reason.sandboxes.bwrap import BwrapSandbox
-from tests.sandboxes.battery import BATTERY, BATTERY_LIMITS, HostContext, Hostile, host_context, run_hostile
+from tests.sandboxes.battery import (
+    BATTERY,
+    BATTERY_LIMITS,
+    SYSCALL_PROBES,
+    HostContext,
+    Hostile,
+    host_context,
+    run_hostile,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed: apt-get install bubblewrap"
@@ -48,6 +58,71 @@ def _battery_params() -> list:
 @pytest.mark.parametrize(("hostile", "mode"), _battery_params())
 def test_battery_is_contained(hostile: Hostile, mode: str, sandbox: BwrapSandbox, host_ctx: HostContext) -> None:
     run_hostile(hostile, sandbox, host_ctx, mode)
+
+
+# -- the seccomp filter
+
+
+def test_syscall_probes_fail_without_the_filter(host_ctx: HostContext) -> None:
+    # The probes can fail: without the filter every probe not already stopped by a missing capability
+    # reaches the kernel (or succeeds), and its check says so.
+    by_name = {hostile.name: hostile for hostile in BATTERY}
+    reached = []
+    with BwrapSandbox(BATTERY_LIMITS, _without_seccomp_filter=True) as unfiltered:
+        for probe in SYSCALL_PROBES:
+            hostile = by_name[f"syscall_{probe.label}"]
+            result = unfiltered.run(host_ctx.render(hostile.code), hostile.timeout)
+            if probe.capability_bound:
+                continue
+            with pytest.raises(AssertionError):
+                hostile.check(result, host_ctx)
+            reached.append(probe.label)
+    assert len(reached) >= 12, reached
+
+
+def _bpf_constants(program: bytes) -> set[int]:
+    """The ``k`` operands of a BPF program (``struct sock_filter``: u16 code, u8 jt, u8 jf, u32 k)."""
+    return {k for _code, _jt, _jf, k in struct.iter_unpack("=HBBI", program)}
+
+
+@pytest.mark.parametrize(("arch", "audit_arch"), [("x86_64", 0xC000003E), ("aarch64", 0xC00000B7)])
+def test_filter_is_built_for_each_architecture_with_libseccomp_numbers(arch: str, audit_arch: int) -> None:
+    constants = _bpf_constants(seccomp.filter_program(arch))
+    assert audit_arch in constants  # the filter checks the architecture first
+    for name in ("io_uring_setup", "keyctl", "add_key", "bpf", "perf_event_open", "userfaultfd", "unshare"):
+        number = seccomp.syscall_number(name, arch)
+        assert number >= 0 and number in constants, (arch, name, number)
+    # the numbers differ between the two (keyctl is 250 on x86_64, 219 on aarch64): they came from libseccomp
+    assert seccomp.syscall_number("keyctl", "x86_64") != seccomp.syscall_number("keyctl", "aarch64")
+    with pytest.raises(ValueError, match="valid"):
+        seccomp.filter_program("sparc")
+
+
+def test_no_binding_means_no_bwrap_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    seccomp.filter_program.cache_clear()
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)  # import pyseccomp raises ImportError
+    try:
+        with pytest.raises(SandboxUnavailable, match=r"pip install .*pyseccomp.*apt-get install libseccomp2"):
+            make_sandbox("bwrap")
+    finally:
+        monkeypatch.undo()
+        seccomp.filter_program.cache_clear()
+
+
+def test_python_works_under_the_filter(sandbox: BwrapSandbox) -> None:
+    # threads (clone3 -> ENOSYS -> clone), subprocesses, multiprocessing, sockets over loopback, netlink
+    code = (
+        "import threading, subprocess, multiprocessing, socket\n"
+        "t = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+        "print(subprocess.run(['echo', 'child'], capture_output=True, text=True).stdout.strip())\n"
+        "with multiprocessing.Pool(2) as pool:\n"
+        "    print(sum(pool.map(abs, [-1, -2, 3])))\n"
+        "a, b = socket.socketpair(); a.sendall(b'pair'); print(b.recv(4).decode())\n"
+        "print([name for _, name in socket.if_nameindex()])\n"
+    )
+    result = sandbox.run(code, timeout=20)
+    assert result.ok, result
+    assert result.stdout.split() == ["thread", "child", "6", "pair", "['lo']"], result
 
 
 # -- the contract: fresh runs
