@@ -11,7 +11,10 @@ kernel, never by code running inside it:
   there can be executed or mapped executable.
 * user ``65534:65534`` (nobody), ``cap_drop=["ALL"]``, ``no-new-privileges``, Docker's default
   seccomp profile (it refuses ``unshare``, ``mount``, ``bpf``, ``keyctl`` and more to such a
-  container), no mounts from the host, no devices, no host environment variables.
+  container) and on top of it the sandboxes' own filter (:mod:`gym_reason.sandboxes.seccomp`,
+  loaded by the in-container bootstrap before the program or the session's driver starts: Docker's
+  profile differs between versions; 20.10, Debian 12's, allows io_uring), no mounts from the host,
+  no devices, no host environment variables.
 * the memory cgroup: ``mem_limit == memswap_limit == Limits.memory_mb`` (tmpfs pages count too);
   going over gets the container OOM-killed (``ExecResult.killed_by_limit``).
 * ``pids_limit = Limits.processes`` (processes and threads), ``nano_cpus`` (``cpus`` cores at
@@ -41,6 +44,7 @@ Containers carry the label ``gym-reason.sandbox`` and their owner's pid; they ar
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import json
 import os
@@ -53,6 +57,7 @@ import time
 import weakref
 from typing import IO, Any, cast
 
+from gym_reason.sandboxes import seccomp
 from gym_reason.sandboxes.base import ExecResult, Limits, Sandbox, SandboxUnavailable, Session, register_backend
 from gym_reason.sandboxes.process import (
     SESSION_CPU_CALLS,
@@ -97,14 +102,16 @@ def read_exactly(n, what):
 """
 """Shared head of the in-container scripts below: read a framed message from stdin."""
 
-# Waits for "<8-byte length><JSON {code, files, backstop}>" on stdin, writes the files under /tmp, then
-# becomes `timeout -s KILL <backstop> python3 /tmp/main.py`, whose stdin is what follows the request:
-# the caller's `stdin`. Nothing of the caller's runs before the request, so a container started ahead
-# of time and left waiting here (the spare) is as fresh as a new one.
+# Waits for "<8-byte length><JSON {code, files, backstop, seccomp}>" on stdin, writes the files under
+# /tmp, loads the seccomp filter (base64 of the BPF program), then becomes `timeout -s KILL <backstop>
+# python3 /tmp/main.py`, whose stdin is what follows the request: the caller's `stdin`. Nothing of the
+# caller's runs before the request, so a container started ahead of time and left waiting here (the
+# spare) is as fresh as a new one.
 _RUN_BOOTSTRAP = (
     _READ_EXACTLY
+    + seccomp.LOADER
     + r"""
-import json
+import base64, json
 request = json.loads(read_exactly(struct.unpack(">Q", read_exactly(8, "request"))[0], "request"))
 for name, text in request["files"].items():
     path = os.path.join("/tmp", name)
@@ -113,18 +120,22 @@ for name, text in request["files"].items():
         f.write(text)
 with open(sys.argv[1], "w", encoding="utf-8") as f:
     f.write(request["code"])
+_load_seccomp(base64.b64decode(request["seccomp"]))
 os.execvp("timeout", ["timeout", "-s", "KILL", str(request["backstop"]), sys.executable, sys.argv[1]])
 """
 )
 _RUN_COMMAND = ["python3", "-c", _RUN_BOOTSTRAP, PROGRAM]
 
-# Reads "<4-byte length><the REPL driver's source>" from stdin and runs it as __main__: the driver
-# arrives through stdin rather than argv, so /proc/*/cmdline inside the session stays short.
+# Reads "<4-byte length><the seccomp filter's BPF program><4-byte length><the REPL driver's source>"
+# from stdin, loads the filter and runs the driver as __main__: the driver arrives through stdin rather
+# than argv, so /proc/*/cmdline inside the session stays short.
 _DRIVER_LOADER = (
     _READ_EXACTLY
+    + seccomp.LOADER
     + r"""
+_load_seccomp(read_exactly(struct.unpack(">I", read_exactly(4, "filter"))[0], "filter"))
 source = read_exactly(struct.unpack(">I", read_exactly(4, "driver"))[0], "driver").decode()
-del read_exactly
+del read_exactly, _load_seccomp
 exec(compile(source, "<repl_driver>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
 """
 )
@@ -374,7 +385,8 @@ class DockerSandbox(Sandbox):
         cpus: CPU cores one container may use at most (``nano_cpus``).
 
     Raises:
-        SandboxUnavailable: the Docker SDK is missing, no daemon is reachable, or the image is absent
+        SandboxUnavailable: the Docker SDK is missing, no daemon is reachable, the image is absent, or
+            libseccomp or its binding is missing (for the filter loaded in every container)
             (each message says how to fix it).
     """
 
@@ -386,6 +398,7 @@ class DockerSandbox(Sandbox):
             raise ValueError(f"cpus must be a positive number of cores, got {cpus!r}")
         self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
         self.cpus = cpus
+        self._seccomp = seccomp.filter_program()  # containers run on this machine's kernel, so its arch
         self._closed = False
         self._spare: _ContainerProcess | None = None
         self._spare_pending = False
@@ -518,7 +531,12 @@ class DockerSandbox(Sandbox):
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
         if self._closed:
             raise RuntimeError("this sandbox is closed; make a new one with make_sandbox('docker')")
-        request = {"code": code, "files": _check_files(files), "backstop": int(timeout) + 1 + _BACKSTOP_SECONDS}
+        request = {
+            "code": code,
+            "files": _check_files(files),
+            "backstop": int(timeout) + 1 + _BACKSTOP_SECONDS,
+            "seccomp": base64.b64encode(self._seccomp).decode(),
+        }
         payload = json.dumps(request).encode()
         proc = self._run_container()
         try:
@@ -561,7 +579,8 @@ class DockerSandbox(Sandbox):
 
         def spawn() -> subprocess.Popen[bytes]:
             proc = self._start(command, session=True)
-            proc.stdin.write(struct.pack(">I", len(driver)) + driver)
+            filt = self._seccomp
+            proc.stdin.write(struct.pack(">I", len(filt)) + filt + struct.pack(">I", len(driver)) + driver)
             proc.stdin.flush()
             return cast(subprocess.Popen[bytes], proc)
 
