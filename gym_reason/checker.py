@@ -8,8 +8,16 @@ get the checks of PettingZoo's ``api_test`` that apply to text observations
 agent order, reward accumulation, termination/truncation bookkeeping, dead
 steps, seeding. Then, for both kinds, our own: same seed and same actions give
 the same transcript, the contract's info keys are there, garbage answers never
-raise and are scored as invalid moves, and every episode ends within its turn
-limit.
+raise and are scored as invalid moves, every episode ends within its turn
+limit, and an env with ``snapshot()``/``restore()`` replays a continuation
+identically after a restore.
+
+Every line of a report is ``ok`` (the check ran and held), ``FAIL`` or ``n/a``
+(the check does not apply to this env, and says why: it is not a pass). An env
+that cannot be made on this machine because its sandbox is missing (a
+:class:`~gym_reason.sandboxes.base.SandboxUnavailable`, e.g. no bubblewrap) is
+reported as *unavailable* with the install command, apart from failures: it
+neither passes nor fails.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from gym_reason.core import (
     InvalidMoveRule,
     Outcome,
 )
+from gym_reason.sandboxes.base import SandboxUnavailable
 
 GARBAGE_ACTIONS: tuple[str, ...] = (
     "",
@@ -68,30 +77,56 @@ GARBAGE_ACTIONS: tuple[str, ...] = (
 """Answers no sane env accepts as legal moves (``[accept]`` only where no offer is pending)."""
 
 
+OK, FAILED, NOT_APPLICABLE = "ok", "FAIL", "n/a"
+"""The status of one check: it ran and held, it ran and found a broken promise, it does not apply."""
+
+
 @dataclass
 class CheckResult:
     name: str
-    passed: bool
+    status: str
+    """:data:`OK`, :data:`FAILED` or :data:`NOT_APPLICABLE` (whose ``detail`` says why)."""
     detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """The check ran and held (a check that does not apply has not passed)."""
+        return self.status == OK
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
 
 
 @dataclass
 class CheckReport:
     env_id: str
     results: list[CheckResult] = field(default_factory=list)
+    unavailable: str | None = None
+    """Why the env cannot run on this machine (its sandbox is missing; the message says how to install
+    it), or ``None``. An unavailable env was not checked: it neither passes nor fails."""
 
     @property
     def ok(self) -> bool:
-        return all(r.passed for r in self.results)
+        """The env was checked and nothing failed."""
+        return self.unavailable is None and not self.failures()
+
+    @property
+    def status(self) -> str:
+        """``PASS``, ``FAIL`` or ``UNAVAILABLE``."""
+        if self.failures():
+            return "FAIL"
+        return "UNAVAILABLE" if self.unavailable is not None else "PASS"
 
     def failures(self) -> list[CheckResult]:
-        return [r for r in self.results if not r.passed]
+        return [r for r in self.results if r.failed]
 
     def __str__(self) -> str:
-        lines = [f"{self.env_id}: {'PASS' if self.ok else 'FAIL'}"]
-        lines += [
-            f"  [{'ok' if r.passed else 'FAIL'}] {r.name}{': ' + r.detail if r.detail else ''}" for r in self.results
-        ]
+        head = f"{self.env_id}: {self.status}"
+        if self.unavailable is not None:
+            head += f" ({self.unavailable})"
+        lines = [head]
+        lines += [f"  [{r.status}] {r.name}{': ' + r.detail if r.detail else ''}" for r in self.results]
         return "\n".join(lines)
 
 
@@ -365,11 +400,20 @@ def check_env(
 ) -> CheckReport:
     """Run every check on the env named ``env_or_id`` (an id, alias, or a zero-argument factory).
 
+    ``episodes`` (at least 1) random episodes are played by the checks that play many.
+
     >>> check_env("kuhn_poker", episodes=3).ok
     True
+
+    Raises:
+        ValueError: ``episodes`` is below 1 (a check that plays nothing would pass vacuously).
     """
     from gym_reason import registry
 
+    if not isinstance(episodes, int) or isinstance(episodes, bool) or episodes < 1:
+        raise ValueError(
+            f"episodes must be an int >= 1, got {episodes!r}: a check that plays no episode checks nothing"
+        )
     kwargs = env_kwargs or {}
     if isinstance(env_or_id, str):
         env_id = env_or_id
@@ -380,19 +424,26 @@ def check_env(
     report = CheckReport(env_id)
 
     def run(name: str, fn: Callable[[], str | None]) -> None:
+        if report.unavailable is not None:  # the sandbox went missing mid-check: the rest cannot run either
+            return
         try:
             detail = fn() or ""
-            report.results.append(CheckResult(name, True, detail))
+            report.results.append(CheckResult(name, OK, detail))
         except CheckFailed as exc:
-            report.results.append(CheckResult(name, False, str(exc)))
+            report.results.append(CheckResult(name, FAILED, str(exc)))
+        except SandboxUnavailable as exc:
+            report.unavailable = str(exc)
         except Exception as exc:
             tb = traceback.format_exception_only(exc)[-1].strip()
-            report.results.append(CheckResult(name, False, f"raised {tb}"))
+            report.results.append(CheckResult(name, FAILED, f"raised {tb}"))
 
     try:
         env = factory()
+    except SandboxUnavailable as exc:
+        report.unavailable = str(exc)
+        return report
     except Exception as exc:
-        report.results.append(CheckResult("construct", False, f"raised {exc!r}"))
+        report.results.append(CheckResult("construct", FAILED, f"raised {exc!r}"))
         return report
     multi = isinstance(env, AECEnv)
     max_turns = getattr(env, "max_turns", None)
@@ -492,23 +543,11 @@ def check_env(
     run("garbage actions", garbage)
 
     if hasattr(env, "snapshot") and hasattr(env, "restore"):
-
-        def snapshots() -> str:
-            if not multi:
-                return "single-agent snapshot check not applicable"
-            policy_a = default_policy(env, seed)
-            env.reset(seed=seed)
-            obs, _r, term, trunc, info = env.last()
-            if not (term or trunc):
-                env.step(policy_a(obs, info))
-            snap = env.snapshot()
-            rest_a = _continue(env, default_policy(env, seed + 1))
-            env.restore(snap)
-            rest_b = _continue(env, default_policy(env, seed + 1))
-            _expect(rest_a == rest_b, "restore(snapshot()) then the same actions gave a different continuation")
-            return "restore() replays identically"
-
-        run("snapshot/restore", snapshots)
+        run("snapshot/restore", lambda: _check_snapshots(env, seed, multi, 10 * (max_turns or 1000)))
+    else:
+        report.results.append(
+            CheckResult("snapshot/restore", NOT_APPLICABLE, "the env has no snapshot()/restore() (optional)")
+        )
     env.close()
     return report
 
@@ -543,11 +582,97 @@ def _check_observation_keys(game: Any, seed: int, episodes: int) -> str:
     return f"{len(seen)} distinct (player, key) pairs, each with one view and information state"
 
 
-def _continue(env: AECEnv, policy: Policy) -> list[Any]:
-    record = []
-    for agent in env.agent_iter(10_000):
-        obs, reward, term, trunc, _info = env.last()
-        action = None if term or trunc else policy(obs, _info)
-        record.append((agent, obs, reward, term, trunc, action))
-        env.step(action)
-    return record
+SNAPSHOT_POINTS = (0, 1, 2, 3)
+"""How many moves into an episode the snapshot check takes a snapshot (one episode each)."""
+
+
+def _check_snapshots(env: Any, seed: int, multi: bool, limit: int) -> str:
+    """Play ``k`` moves, snapshot, play on to the end, restore, give the same answers again: every
+    observation, reward, termination flag and info must repeat. Done for each ``k`` of
+    :data:`SNAPSHOT_POINTS` that its episode reaches alive."""
+    taken = []
+    for k in SNAPSHOT_POINTS:
+        policy = _sloppy_policy(env, seed + k, garbage_rate=0.1)
+        alive, obs, info = _play_prefix(env, seed + k, policy, k, multi)
+        if not alive:
+            continue
+        snap = env.snapshot()
+        first, answers = _continuation(env, obs, info, policy, multi, limit)
+        env.restore(snap)
+        replay = iter(answers)
+
+        def same_answers(_obs: str, _info: dict[str, Any], replay: Iterator[str] = replay) -> str:
+            answer = next(replay, None)
+            _expect(answer is not None, "after restore() the episode went on longer than it did the first time")
+            return answer
+
+        again, _ = _continuation(env, obs, info, same_answers, multi, limit)
+        for step, (a, b) in enumerate(zip(first, again, strict=False)):
+            _expect(
+                a == b,
+                f"snapshot {k} moves in (seed {seed + k}), restore(), then the same answers: step {step} of the "
+                f"continuation differs: {_short(a)} before, {_short(b)} after the restore",
+            )
+        _expect(
+            len(first) == len(again),
+            f"snapshot {k} moves in (seed {seed + k}), restore(), then the same answers: the continuation took "
+            f"{len(first)} steps before and {len(again)} after the restore",
+        )
+        taken.append(k)
+    _expect(bool(taken), f"every episode ended before its snapshot point {list(SNAPSHOT_POINTS)}: nothing was checked")
+    return f"restore() then the same answers replayed identically (snapshots {', '.join(map(str, taken))} moves in)"
+
+
+def _short(item: Any) -> str:
+    text = repr(item)
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def _play_prefix(env: Any, seed: int, policy: Policy, moves: int, multi: bool) -> tuple[bool, str, dict[str, Any]]:
+    """Reset and play ``moves`` moves: whether the episode is still going, and the last observation and
+    info (the single-agent API returns them only from ``reset``/``step``)."""
+    if multi:
+        env.reset(seed=seed)
+        for _ in range(moves):
+            obs, _r, term, trunc, info = env.last()
+            if term or trunc:
+                return False, obs, info
+            env.step(policy(obs, info))
+        obs, _r, term, trunc, info = env.last()
+        return not (term or trunc), obs, info
+    obs, info = env.reset(seed=seed)
+    for _ in range(moves):
+        obs, _r, term, trunc, info = env.step(policy(obs, info))
+        if term or trunc:
+            return False, obs, info
+    return True, obs, info
+
+
+def _continuation(
+    env: Any, obs: str, info: dict[str, Any], policy: Policy, multi: bool, limit: int
+) -> tuple[list[Any], list[str]]:
+    """Every observable thing from here to the end of the episode, and the answers given."""
+    record: list[Any] = []
+    answers: list[str] = []
+    if multi:
+        for agent in env.agent_iter(limit):
+            obs, reward, term, trunc, info = env.last()
+            action = None if term or trunc else policy(obs, info)
+            if action is not None:
+                answers.append(action)
+            record.append((agent, obs, reward, term, trunc, _info_text(info), action))
+            env.step(action)
+        record.append(("agents_left", list(env.agents)))
+        return record, answers
+    for _ in range(limit):
+        action = policy(obs, info)
+        answers.append(action)
+        obs, reward, term, trunc, info = env.step(action)
+        record.append((action, obs, reward, term, trunc, _info_text(info)))
+        if term or trunc:
+            break
+    return record, answers
+
+
+def _info_text(info: dict[str, Any]) -> str:
+    return repr(sorted(info.items(), key=lambda kv: kv[0]))

@@ -53,7 +53,10 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    from gym_reason.checker import check_env
+    """Exit status 1 when an env fails a check, else 0. An env that cannot run on this machine (its sandbox,
+    e.g. bubblewrap, is missing) is listed as ``unavailable: <how to install it>``: it was not checked, so it
+    does not count as a pass, and it is not a failure either."""
+    from gym_reason.checker import FAILED, NOT_APPLICABLE, OK, check_env
 
     if args.all == bool(args.env_id):
         raise SystemExit("error: give one env id or --all (e.g. gym-reason check gym_reason/KuhnPoker-v0)")
@@ -63,18 +66,28 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
             registry.resolve_id(args.env_id)
         except KeyError as exc:
             raise SystemExit(f"error: {exc.args[0]}") from None
-    failed = 0
+    marks = {OK: "[green]ok[/]", FAILED: "[red]FAIL[/]", NOT_APPLICABLE: "[yellow]n/a[/]"}
+    failed, unavailable = 0, []
     for env_id in ids:
         report = check_env(env_id, seed=args.seed, episodes=args.episodes, env_kwargs=_parse_env_args(args.env_arg))
+        if report.status == "UNAVAILABLE":
+            line = f"[bold yellow]{escape(report.env_id)}: unavailable: {escape(report.unavailable)}[/]"
+            console.print(line, soft_wrap=True)
+            unavailable.append(report.unavailable)
+            continue
         style = "green" if report.ok else "red"
-        console.print(f"[bold {style}]{escape(report.env_id)}: {'PASS' if report.ok else 'FAIL'}[/]")
+        console.print(f"[bold {style}]{escape(report.env_id)}: {report.status}[/]")
         for r in report.results:
-            mark = "[green]ok[/]" if r.passed else "[red]FAIL[/]"
             detail = f": {escape(r.detail)}" if r.detail else ""
-            console.print(f"  [{mark}] {escape(r.name)}{detail}")
+            console.print(f"  [{marks[r.status]}] {escape(r.name)}{detail}")
+        if report.unavailable is not None:  # the sandbox went missing after a check had already failed
+            console.print(f"  [yellow]unavailable[/]: {escape(report.unavailable)}", soft_wrap=True)
         failed += not report.ok
     if len(ids) > 1:
-        console.print(f"{len(ids) - failed} of {len(ids)} envs pass")
+        summary = f"{len(ids) - failed - len(unavailable)} of {len(ids)} envs pass"
+        if unavailable:
+            summary += f", {len(unavailable)} unavailable ({'; '.join(dict.fromkeys(unavailable))})"
+        console.print(escape(summary), soft_wrap=True)
     return 1 if failed else 0
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox_guard import sandbox_missing
+
 CLI = [sys.executable, "-m", "gym_reason.cli"]
 
 
@@ -34,7 +36,10 @@ def test_check_one_and_all():
     assert "PASS" in out.stdout and "FAIL" not in out.stdout
     out = run("check", "--all", "--episodes", "5")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert re.search(r"(\d+) of \1 envs pass", out.stdout)
+    summary = re.search(r"^(\d+) of (\d+) envs pass(?:, (\d+) unavailable \((.+)\))?$", out.stdout, re.MULTILINE)
+    assert summary and int(summary[1]) + int(summary[3] or 0) == int(summary[2]), out.stdout
+    if summary[3]:  # envs whose sandbox is missing here (tests/test_checker.py checks how they are reported)
+        sandbox_missing("bwrap", summary[4])
 
 
 def test_check_unknown_id_is_a_clear_error():
@@ -156,7 +161,17 @@ def test_play_textarena_env_with_humans():
 
 
 def test_play_boxed_format_and_spiral_rule():
+    from tests.agents.openai_server import Reply, ScriptedServer
+
     out = run("play", "--game", "kuhn_poker", "--players", "human,random", "--answer-format", "boxed",
-              "--invalid-move", "spiral", stdin="no answer\n")  # fmt: skip
+              stdin="no answer\ncheck\n")  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "\\boxed{check}" in out.stdout and "-1.500" in out.stdout
+    assert "\\boxed{check}" in out.stdout and "'no answer' is not a legal move here" in out.stdout
+    # A human is asked again after an illegal answer; a model's unparsable answer is the invalid move scored
+    # by the SPIRAL rule: offender -1.5.
+    with ScriptedServer() as server:
+        server.default = Reply(content="no answer")
+        out = run("play", "--game", "kuhn_poker", "--players", f"openai:m@{server.url},random",
+                  "--answer-format", "boxed", "--invalid-move", "spiral")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "-1.500" in out.stdout and "\\boxed{" in server.requests[0].user_message

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from gym_reason.sandboxes import Sandbox, make_sandbox
+from tests.sandbox_guard import require_sandbox
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    """The real bubblewrap sandbox (skips only where bwrap itself is missing)."""
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed: apt-get install bubblewrap")
+    """The real bubblewrap sandbox (skips with the install command where it cannot run, see tests/sandbox_guard.py)."""
+    require_sandbox("bwrap")
     with make_sandbox("bwrap") as made:
         yield made

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 import gym_reason
@@ -15,6 +16,8 @@ from gym_reason.core import AnswerFormat
 from gym_reason.trainer.config import load_config
 from gym_reason.trainer.models import Completion, build_policy
 from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
+
+pytestmark = pytest.mark.sandbox("bwrap")  # both code envs run the model's code in bubblewrap
 
 REFERENCE = runpy.run_path(str(Path(__file__).with_name("reference_solutions.py")))["REFERENCE"]
 INTERPRETER, TESTS = "gym_reason/CodeInterpreter-v0", "gym_reason/CodeTests-v0"
