@@ -26,7 +26,7 @@ from rich.table import Table
 import gym_reason
 from gym_reason import registry
 from gym_reason.agents.base import parse_value
-from gym_reason.core import derive_seed
+from gym_reason.core import ANSWER_FORMATS, INVALID_MOVE_RULES, derive_seed
 
 
 def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
@@ -369,8 +369,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_env_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--answer-format", choices=["bracket", "boxed"], help="default: bracket ([move])")
-    p.add_argument("--invalid-move", choices=["default", "spiral"], help="default: offender -1, other +1")
+    p.add_argument("--answer-format", choices=list(ANSWER_FORMATS), help="default: bracket ([move])")
+    p.add_argument("--invalid-move", choices=list(INVALID_MOVE_RULES), help="default: offender -1, other +1")
     p.add_argument("--max-turns", type=int, default=None)
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. num_hands=3")
 

@@ -42,7 +42,9 @@ import enum
 import functools
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from gymnasium import spaces
 
@@ -127,17 +129,22 @@ class InvalidMoveRule:
     other: float = 1.0
     ends_game: bool = True
 
-    PRESETS = ("default", "spiral")
-
     @classmethod
     def named(cls, name: str) -> InvalidMoveRule:
-        presets = {"default": cls(), "spiral": cls(offender=-1.5, other=0.5)}
-        if name not in presets:
+        """The rule of that name in :data:`INVALID_MOVE_RULES`."""
+        if name not in INVALID_MOVE_RULES:
             raise ValueError(
-                f"unknown invalid-move rule {name!r}; valid: {sorted(presets)}. "
+                f"unknown invalid-move rule {name!r}; valid: {sorted(INVALID_MOVE_RULES)}. "
                 "Pass one of those names or an InvalidMoveRule(offender=..., other=..., ends_game=...)."
             )
-        return presets[name]
+        return INVALID_MOVE_RULES[name]
+
+
+INVALID_MOVE_RULES: Mapping[str, InvalidMoveRule] = MappingProxyType(
+    {"default": InvalidMoveRule(), "spiral": InvalidMoveRule(offender=-1.5, other=0.5)}
+)
+"""The named invalid-move rules (``invalid_move="spiral"``, ``--invalid-move spiral``): ``default`` for
+evaluation, ``spiral`` as SPIRAL trains (offender -1.5, other +0.5)."""
 
 
 # --------------------------------------------------------------------------- answer formats
@@ -168,8 +175,6 @@ class AnswerFormat:
     """Texts after which a free-form reply is over (a sampler stops there); ``None``: the closing mark.
     An env whose replies hold code, where the closing mark also appears inside the code, sets its own."""
 
-    NAMES = ("bracket", "boxed")
-
     @property
     def stops(self) -> tuple[str, ...]:
         """Where free-form sampling of a reply in this format stops.
@@ -181,14 +186,15 @@ class AnswerFormat:
 
     @classmethod
     def named(cls, name: str | AnswerFormat) -> AnswerFormat:
+        """The format of that name in :data:`ANSWER_FORMATS` (an AnswerFormat is returned as it is)."""
         if isinstance(name, AnswerFormat):
             return name
-        if name not in _ANSWER_FORMATS:
+        if name not in ANSWER_FORMATS:
             raise ValueError(
-                f"unknown answer format {name!r}; valid: {sorted(_ANSWER_FORMATS)}. "
+                f"unknown answer format {name!r}; valid: {sorted(ANSWER_FORMATS)}. "
                 "Use 'bracket' for [move] (the default) or 'boxed' for \\boxed{move} as SPIRAL does."
             )
-        return _ANSWER_FORMATS[name]
+        return ANSWER_FORMATS[name]
 
     def wrap(self, move: str) -> str:
         return f"{self.open}{move}{self.close}"
@@ -207,10 +213,13 @@ class AnswerFormat:
         return None
 
 
-_ANSWER_FORMATS = {
-    "bracket": AnswerFormat("bracket", "[", "]", "Write your move in square brackets, e.g. {example}."),
-    "boxed": AnswerFormat("boxed", "\\boxed{", "}", "Write your move inside \\boxed{{}}, e.g. {example}."),
-}
+ANSWER_FORMATS: Mapping[str, AnswerFormat] = MappingProxyType(
+    {
+        "bracket": AnswerFormat("bracket", "[", "]", "Write your move in square brackets, e.g. {example}."),
+        "boxed": AnswerFormat("boxed", "\\boxed{", "}", "Write your move inside \\boxed{{}}, e.g. {example}."),
+    }
+)
+"""The named answer formats (``answer_format="boxed"``, ``--answer-format boxed``)."""
 
 _SPACES = re.compile(r"\s+")
 

@@ -20,8 +20,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Literal
 
-ADVANTAGE_ESTIMATORS = ("rae", "grpo", "none")
+AdvantageEstimator = Literal["rae", "grpo", "none"]
+"""The estimators a config can name (its ``advantage`` field): ``rae`` is :func:`role_conditioned_advantages`,
+``grpo`` :func:`group_normalized_advantages`, ``none`` :func:`no_baseline`."""
 
 
 def process_reward(components: Mapping[str, float], reward: float, weights: Mapping[str, float]) -> float:

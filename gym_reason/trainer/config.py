@@ -20,6 +20,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gym_reason.trainer.advantages import AdvantageEstimator
+
 
 class ConfigError(ValueError):
     """A bad config file, key or value; the message names it and the valid choices."""
@@ -80,7 +82,7 @@ class SelfPlayConfig(BaseModel):
     ppo_epochs: int = Field(2, ge=1, description="passes over each batch")
     minibatches: int = Field(1, ge=1, description="minibatches per pass")
     clip: float | None = Field(0.2, gt=0.0, description="PPO ratio clip; null = no clipping (REINFORCE)")
-    advantage: Literal["rae", "grpo", "none"] = Field(
+    advantage: AdvantageEstimator = Field(
         "rae", description="rae (one EMA baseline per env and role), grpo (group normalisation), none (REINFORCE)"
     )
     rae_decay: float = Field(0.95, ge=0.0, lt=1.0, description="RAE baseline EMA decay")

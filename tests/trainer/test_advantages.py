@@ -66,3 +66,15 @@ def test_turn_returns_add_process_rewards():
     assert episode_returns(rewards) == pytest.approx([1.1] * 3)
     # A weight of 0 removes a component from the return.
     assert process_reward({"format": 0.1, "outcome": 1.0}, 1.1, {"format": 0.0}) == pytest.approx(1.0)
+
+
+def test_the_config_names_exactly_the_estimators_advantages_defines():
+    import typing
+
+    from gym_reason.trainer.advantages import AdvantageEstimator
+    from gym_reason.trainer.config import ConfigError, SelfPlayConfig, load_config
+
+    assert SelfPlayConfig.model_fields["advantage"].annotation == AdvantageEstimator
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides={"advantage": "ppo"})
+    assert all(f"'{name}'" in str(error.value) for name in typing.get_args(AdvantageEstimator))
