@@ -31,7 +31,7 @@ from gym_reason.agents import make_agent
 from gym_reason.agents.lm import LMAgent
 from gym_reason.eval.arena import Seating, run_games
 from gym_reason.trainer.config import load_config
-from gym_reason.trainer.models import build_policy
+from gym_reason.trainer.loop import build_policy
 
 
 def _seatings(games: int, a: str, b: str) -> list[Seating]:

@@ -17,7 +17,7 @@ import torch
 
 import gym_reason
 from gym_reason.trainer.config import load_config
-from gym_reason.trainer.models import build_policy
+from gym_reason.trainer.loop import build_policy
 from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
 
 KUHN = "gym_reason/KuhnPoker-v0"

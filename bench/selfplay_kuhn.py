@@ -26,10 +26,10 @@ import gym_reason
 from gym_reason.agents import make_agent
 from gym_reason.eval.exact import expected_returns, scripted_policy, uniform_policy
 from gym_reason.eval.exploitability import exploitability, tabular_policy
+from gym_reason.policy import load_policy
 from gym_reason.trainer.config import load_config
-from gym_reason.trainer.evaluate import match_against, policy_exploitability, policy_table
 from gym_reason.trainer.loop import train
-from gym_reason.trainer.models import load_policy
+from gym_reason.trainer.policy_eval import lm_policy_exploitability, lm_policy_table, match_against
 
 KUHN = "gym_reason/KuhnPoker-v0"
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "selfplay_kuhn.yaml"
@@ -53,7 +53,7 @@ def main() -> None:
 
     env = gym_reason.make(KUHN)
     policy = load_policy(result.checkpoint)
-    final = policy_exploitability(policy, KUHN, env)
+    final = lm_policy_exploitability(policy, KUHN, env)
     versus_random = match_against(
         policy,
         KUHN,
@@ -69,7 +69,7 @@ def main() -> None:
         second = expected_returns(env.game, [uniform_policy, policy_fn])[1]
         return (first + second) / 2
 
-    learned_exact = versus_uniform(tabular_policy(policy_table(policy, KUHN, env)))
+    learned_exact = versus_uniform(tabular_policy(lm_policy_table(policy, KUHN, env)))
     nash_exact = versus_uniform(scripted_policy(make_agent("fixed:nash", env, seed=0)))
 
     curve = [

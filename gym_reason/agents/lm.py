@@ -22,12 +22,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gym_reason.agents.base import Observation, register_agent_backend
+from gym_reason.agents.base import Observation, parse_value, register_agent_backend
 from gym_reason.core import LEGAL_ACTIONS, AnswerFormat
 
 
 class LMAgent:
-    """Plays with an ``LMPolicy``: one batched sample per ``act`` call, seeded."""
+    """Plays with an :class:`~gym_reason.policy.LMPolicy`: one batched sample per ``act`` call, seeded.
+
+    The policy layer (torch, transformers) is imported when an LM agent is made, not when
+    ``gym_reason.agents`` is: the CLI and the other agents start without it.
+    """
 
     def __init__(
         self, policy: Any, env_id: str, answer_format: str | AnswerFormat = "bracket", seed: int | None = None
@@ -43,7 +47,7 @@ class LMAgent:
         """Completion tokens of each answer of the last ``act`` call."""
 
     def act(self, batch: Sequence[Observation]) -> list[str]:
-        from gym_reason.trainer.models import legal_answers
+        from gym_reason.policy.prompts import legal_answers
 
         prompts = [self.policy.prompt(self.env_id, obs, info) for obs, info in batch]
         legal = [legal_answers(info) for _, info in batch]
@@ -69,25 +73,8 @@ class LMAgent:
         return self.policy.sequence_probabilities(prompts, legal)
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint folder from a run folder (its latest checkpoint) or a checkpoint folder itself."""
-    from gym_reason.trainer.loop import latest_checkpoint
-    from gym_reason.trainer.models import POLICY_FILE
-
-    path = Path(path)
-    if (path / POLICY_FILE).is_file():
-        return path
-    latest = latest_checkpoint(path) if path.is_dir() else None
-    if latest is None:
-        raise FileNotFoundError(
-            f"{str(path)!r} is neither a run folder with checkpoints nor a checkpoint folder; "
-            "give runs/<run-id> (as printed at the end of gym-reason selfplay) or runs/<run-id>/checkpoints/step_N"
-        )
-    return latest
-
-
 def load_checkpoint_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
-    from gym_reason.trainer.models import load_policy
+    from gym_reason.policy.checkpoints import load_policy, resolve_checkpoint
 
     policy = load_policy(resolve_checkpoint(spec))
     return LMAgent(policy, _env_id(env), getattr(env, "answer_format", "bracket"), seed)
@@ -104,8 +91,8 @@ HF_OPTIONS = {"constrained": bool, "temperature": float, "max_new_tokens": int}
 
 def load_hf_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
     """``hf:PATH[:key=value...]``: a local transformers model (folder or ``.gguf`` file) as a player."""
-    from gym_reason.agents.base import parse_value
-    from gym_reason.trainer.models import LMPolicy, load_causal_lm
+    from gym_reason.policy.checkpoints import load_causal_lm
+    from gym_reason.policy.lm_policy import LMPolicy
 
     parts = spec.split(":")
     options: dict[str, Any] = {}

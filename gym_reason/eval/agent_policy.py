@@ -47,7 +47,7 @@ class ExploitabilityResult(BaseModel):
     """The agent's distribution over canonical moves at each information state."""
 
 
-def supports_exploitability(env: Any) -> str | None:
+def exploitability_unsupported_reason(env: Any) -> str | None:
     """``None`` when ``env``'s game can be solved exactly, else the reason it cannot."""
     game = getattr(env, "game", None)
     if game is None or not hasattr(env, "set_state"):
@@ -57,7 +57,7 @@ def supports_exploitability(env: Any) -> str | None:
 
 def agent_policy_table(agent: Any, env: Any) -> dict[str, dict[str, float]]:
     """``{information state: {canonical move: probability}}`` of ``agent`` over ``env``'s whole game."""
-    reason = supports_exploitability(env)
+    reason = exploitability_unsupported_reason(env)
     if reason:
         raise ValueError(reason)
     if not callable(getattr(agent, "action_probabilities", None)):

@@ -27,16 +27,51 @@ import torch
 import gym_reason
 from gym_reason.agents import make_agent, strongest_fixed_agent
 from gym_reason.core import derive_seed
+from gym_reason.policy import LMPolicy, load_causal_lm, save_policy, tiny_policy
+from gym_reason.policy.checkpoints import CHECKPOINTS, checkpoint_folders, latest_checkpoint
 from gym_reason.registry import resolve_id
 from gym_reason.trainer import advantages as adv
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
-from gym_reason.trainer.evaluate import match_against, policy_exploitability, supports_exploitability
 from gym_reason.trainer.loss import clipped_policy_loss, kl_to_reference
-from gym_reason.trainer.models import LMPolicy, build_policy
+from gym_reason.trainer.policy_eval import can_measure_exploitability, lm_policy_exploitability, match_against
 from gym_reason.trainer.rollout import Episode, EpisodeRequest, Turn, play_episodes
 
-CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.pt"
+
+
+def build_policy(config: SelfPlayConfig, device: torch.device | str = "cpu") -> LMPolicy:
+    """The policy ``config`` asks for, on ``device``: the tiny built-in model, or a local model (with LoRA adapters)."""
+    decoding = dict(
+        layout=config.prompt_layout(),
+        constrained=config.decode_constrained(),
+        max_new_tokens=config.max_new_tokens,
+        context=config.context,
+        temperature=config.temperature,
+        system_prompt=config.system_prompt,
+    )
+    if config.tiny():
+        return tiny_policy(
+            seed=config.seed,
+            layers=config.tiny_layers,
+            dim=config.tiny_dim,
+            heads=config.tiny_heads,
+            device=device,
+            **decoding,
+        )
+    model, tokenizer = load_causal_lm(config.model, config.gguf_file)
+    if config.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=config.lora_rank, lora_alpha=2 * config.lora_rank, target_modules="all-linear", task_type="CAUSAL_LM"
+            ),
+        )
+    model.to(device).eval()
+    policy = LMPolicy(model, tokenizer, **decoding)
+    policy.source = {"model": str(Path(config.model).resolve()), "gguf_file": config.gguf_file, "lora": config.lora}
+    return policy
 
 
 @dataclasses.dataclass
@@ -102,7 +137,7 @@ class Trainer:
     def save(self, directory: Path) -> None:
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.policy.save(tmp)
+        save_policy(self.policy, tmp)
         torch.save(
             {
                 "step": self.step,
@@ -140,16 +175,6 @@ class Trainer:
         self.baselines = dict(state["baselines"])
         if self.magnet is not None and state.get("magnet") is not None:
             self.magnet.load_state_dict(state["magnet"])
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    folder = run_dir / CHECKPOINTS
-    found = (
-        sorted(p for p in folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
-        if folder.is_dir()
-        else []
-    )
-    return found[-1] if found else None
 
 
 # --- one step ------------------------------------------------------------------------------------
@@ -292,7 +317,7 @@ def rollout_metrics(episodes: list[Episode], elapsed: float) -> dict[str, float]
     return metrics
 
 
-def evaluate(trainer: Trainer, step: int) -> dict[str, float]:
+def evaluate_during_training(trainer: Trainer, step: int) -> dict[str, float]:
     """Matches against random and each game's strongest fixed opponent; exploitability where exact."""
     config = trainer.config
     policy = trainer.policy
@@ -320,8 +345,8 @@ def evaluate(trainer: Trainer, step: int) -> dict[str, float]:
             )
             for key in ("win_rate", "mean_reward", "invalid_rate"):
                 metrics[f"eval/{name}/{opponent}/{key}"] = result[key]
-        if supports_exploitability(env, policy):
-            metrics[f"eval/{name}/exploitability"] = policy_exploitability(policy, env_id, env)
+        if can_measure_exploitability(env, policy):
+            metrics[f"eval/{name}/exploitability"] = lm_policy_exploitability(policy, env_id, env)
     return metrics
 
 
@@ -380,7 +405,7 @@ def train(
             for (env_id, role), value in sorted(trainer.baselines.items()):
                 metrics[f"baseline/{env_id.rpartition('/')[2]}/{role}"] = value
             if (config.eval_every and trainer.step % config.eval_every == 0) or trainer.step == config.steps:
-                metrics.update(evaluate(trainer, trainer.step))
+                metrics.update(evaluate_during_training(trainer, trainer.step))
             metrics["step_time"] = time.perf_counter() - t0
             metrics["wall_time"] = time.perf_counter() - started
             _append(metrics_path, metrics)
@@ -427,8 +452,7 @@ def _checkpoint(trainer: Trainer) -> Path:
     target = folder / f"step_{trainer.step:07d}"
     if not target.exists():
         trainer.save(target)
-    steps = sorted(p for p in folder.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
-    for old in steps[: -trainer.config.keep_checkpoints]:
+    for old in checkpoint_folders(trainer.run_dir)[: -trainer.config.keep_checkpoints]:
         shutil.rmtree(old, ignore_errors=True)
     return target
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from gym_reason.core import INVALID_ACTION, OUTCOME, REWARD_COMPONENTS, AnswerFormat
-from gym_reason.trainer.models import Completion, LMPolicy, legal_answers
+from gym_reason.policy import Completion, LMPolicy, legal_answers
 
 POLICY = None
 """The seat value meaning "played by the learning policy"."""

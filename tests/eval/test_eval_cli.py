@@ -24,11 +24,12 @@ def run(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProces
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     """A saved tiny policy (untrained: its moves are the random initialisation's), as selfplay writes one."""
+    from gym_reason.policy import save_policy
     from gym_reason.trainer.config import load_config
-    from gym_reason.trainer.models import build_policy
+    from gym_reason.trainer.loop import build_policy
 
     folder = tmp_path_factory.mktemp("ckpt") / "step_0000001"
-    build_policy(load_config(None, {"games": "kuhn_poker", "seed": 3})).save(folder)
+    save_policy(build_policy(load_config(None, {"games": "kuhn_poker", "seed": 3})), folder)
     return folder
 
 
@@ -96,14 +97,14 @@ def test_eval_errors_name_the_problem(tmp_path) -> None:
 
 
 def test_exploitability_of_a_checkpoint_equals_the_training_evaluation(tmp_path, checkpoint) -> None:
-    from gym_reason.trainer.evaluate import policy_exploitability
-    from gym_reason.trainer.models import load_policy
+    from gym_reason.policy import load_policy
+    from gym_reason.trainer.policy_eval import lm_policy_exploitability
 
     out = tmp_path / "x.json"
     done = run("exploitability", "--agent", str(checkpoint), "--game", "kuhn_poker", "--out", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     saved = json.loads(out.read_text())
-    expected = policy_exploitability(load_policy(checkpoint), "gym_reason/KuhnPoker-v0", gym_reason.make("kuhn_poker"))
+    expected = lm_policy_exploitability(load_policy(checkpoint), "gym_reason/KuhnPoker-v0", gym_reason.make("kuhn_poker"))
     assert saved["exploitability"] == pytest.approx(expected, abs=1e-12)
     assert saved["information_states"] == 12 and 0 < saved["exploitability"] < 1
     assert f"{saved['exploitability']:.9f}" in done.stdout

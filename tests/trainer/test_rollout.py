@@ -23,8 +23,7 @@ from gym_reason.core import (
     text_space,
 )
 from gym_reason.trainer.config import load_config
-from gym_reason.trainer.loop import rollout_metrics, train
-from gym_reason.trainer.models import build_policy
+from gym_reason.trainer.loop import build_policy, rollout_metrics, train
 from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
 
 KUHN = "gym_reason/KuhnPoker-v0"

@@ -5,10 +5,10 @@ import time
 import torch
 
 import gym_reason
+from gym_reason.policy import load_policy
 from gym_reason.trainer.config import load_config
-from gym_reason.trainer.evaluate import match_against, policy_exploitability
-from gym_reason.trainer.loop import train
-from gym_reason.trainer.models import build_policy, load_policy
+from gym_reason.trainer.loop import build_policy, train
+from gym_reason.trainer.policy_eval import lm_policy_exploitability, match_against
 
 KUHN = "gym_reason/KuhnPoker-v0"
 
@@ -24,7 +24,7 @@ def _strength(policy):
         seed=99,
         generator=torch.Generator().manual_seed(5),
     )
-    return policy_exploitability(policy, KUHN, env), versus_random["mean_reward"]
+    return lm_policy_exploitability(policy, KUHN, env), versus_random["mean_reward"]
 
 
 def test_default_selfplay_on_kuhn_improves(tmp_path):

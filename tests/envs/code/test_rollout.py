@@ -13,8 +13,9 @@ import torch
 
 import gym_reason
 from gym_reason.core import AnswerFormat
+from gym_reason.policy import Completion
 from gym_reason.trainer.config import load_config
-from gym_reason.trainer.models import Completion, build_policy
+from gym_reason.trainer.loop import build_policy
 from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
 
 pytestmark = pytest.mark.sandbox("bwrap")  # both code envs run the model's code in bubblewrap

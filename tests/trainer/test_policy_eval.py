@@ -8,8 +8,8 @@ import gym_reason
 from gym_reason.eval.exact import expected_returns, uniform_policy
 from gym_reason.eval.exploitability import tabular_policy
 from gym_reason.trainer.config import load_config
-from gym_reason.trainer.evaluate import match_against, policy_table
-from gym_reason.trainer.models import build_policy
+from gym_reason.trainer.loop import build_policy
+from gym_reason.trainer.policy_eval import lm_policy_table, match_against
 
 KUHN = "gym_reason/KuhnPoker-v0"
 
@@ -19,7 +19,7 @@ def test_match_against_random_agrees_with_the_exact_value():
     # seeding the random opponent with the game's own seed once made it play its card, not uniformly.
     policy = build_policy(load_config(overrides={"seed": 4, "temperature": 0.05}))
     env = gym_reason.make(KUHN)
-    learned = tabular_policy(policy_table(policy, KUHN, env))
+    learned = tabular_policy(lm_policy_table(policy, KUHN, env))
     exact = (
         expected_returns(env.game, [learned, uniform_policy])[0]
         + expected_returns(env.game, [uniform_policy, learned])[1]

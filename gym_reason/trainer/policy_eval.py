@@ -1,4 +1,4 @@
-"""Evaluation of an :class:`LMPolicy` during training: matches against fixed opponents, exact exploitability."""
+"""Evaluation of the :class:`~gym_reason.policy.LMPolicy` being trained: matches against fixed opponents, exact exploitability."""
 
 from __future__ import annotations
 
@@ -8,29 +8,28 @@ from typing import Any
 import torch
 
 from gym_reason.agents import make_agent
+from gym_reason.agents.lm import LMAgent
 from gym_reason.core import derive_seed
-from gym_reason.eval import agent_policy
+from gym_reason.eval.agent_policy import agent_policy_table, exploitability_unsupported_reason
 from gym_reason.eval.exploitability import exploitability, tabular_policy
-from gym_reason.trainer.models import LMPolicy
+from gym_reason.policy import LMPolicy
 from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
 
 
-def supports_exploitability(env: Any, policy: LMPolicy) -> bool:
+def can_measure_exploitability(env: Any, policy: LMPolicy) -> bool:
     """Whether ``env`` is a two-player game env whose tree is small enough to solve exactly, and the policy
     decodes over its legal answers (so its move distribution is exactly readable; a free-form model's is not)."""
-    return policy.constrained and agent_policy.supports_exploitability(env) is None
+    return policy.constrained and exploitability_unsupported_reason(env) is None
 
 
-def policy_table(policy: LMPolicy, env_id: str, env: Any) -> dict[str, dict[str, float]]:
+def lm_policy_table(policy: LMPolicy, env_id: str, env: Any) -> dict[str, dict[str, float]]:
     """The policy's exact move distribution at every information state of ``env``, each shown as the env shows it."""
-    from gym_reason.agents.lm import LMAgent
-
-    return agent_policy.agent_policy_table(LMAgent(policy, env_id, env.answer_format), env)
+    return agent_policy_table(LMAgent(policy, env_id, env.answer_format), env)
 
 
-def policy_exploitability(policy: LMPolicy, env_id: str, env: Any) -> float:
+def lm_policy_exploitability(policy: LMPolicy, env_id: str, env: Any) -> float:
     """Exact exploitability (NashConv / 2) of the policy's constrained-decoding distribution."""
-    return exploitability(env.game, tabular_policy(policy_table(policy, env_id, env)))
+    return exploitability(env.game, tabular_policy(lm_policy_table(policy, env_id, env)))
 
 
 def match_against(
