@@ -11,6 +11,7 @@ import pytest
 import gym_reason
 from gym_reason import registry
 from gym_reason.checker import check_env
+from tests.sandbox_guard import require_sandbox
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -78,10 +79,7 @@ def test_readme_shows_the_committed_kuhn_leaderboard():
 
 
 def test_sandboxes_example_runs(capsys):
-    import shutil
-
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed: apt-get install bubblewrap")
+    require_sandbox("bwrap")
     (block,) = _python_blocks("Sandboxes")
     exec(compile(block, str(README), "exec"), {"__name__": "readme_example"})
     assert capsys.readouterr().out.split() == ["2432902008176640000", "True"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import struct
 import sys
 import threading
@@ -26,9 +25,7 @@ from tests.sandboxes.battery import (
     run_hostile,
 )
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None, reason="bubblewrap is not installed: apt-get install bubblewrap"
-)
+pytestmark = pytest.mark.sandbox("bwrap")  # skips with the install command, or fails where CI requires bwrap
 
 # Programs whose session variant adds only seconds of waiting for a limit already shown by the fresh run.
 SLOW_IN_SESSION = {"cpu_spin", "fork_bomb", "output_flood_forever", "close_pipes_and_hang"}

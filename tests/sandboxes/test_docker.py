@@ -17,6 +17,7 @@ import pytest
 
 from gym_reason.sandboxes import Limits, SandboxUnavailable, make_sandbox
 from gym_reason.sandboxes.docker_backend import LABEL, OWNER_LABEL, DockerSandbox, remove_leftover_containers
+from tests.sandbox_guard import sandbox_missing
 from tests.sandboxes.battery import BATTERY, BATTERY_LIMITS, HostContext, host_context, run_hostile
 
 pytestmark = pytest.mark.docker
@@ -26,7 +27,7 @@ def _docker_or_skip(limits: Limits | None = None) -> DockerSandbox:
     try:
         return DockerSandbox(limits)
     except SandboxUnavailable as e:
-        pytest.skip(str(e))
+        sandbox_missing("docker", str(e))
 
 
 def _wait_for_spare(sandbox: DockerSandbox) -> None:
