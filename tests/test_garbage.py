@@ -23,6 +23,7 @@ garbage = st.one_of(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", [s.id for s in gym_reason.list_envs()])
 def test_garbage_answers_are_scored_not_raised(env_id):
     try:

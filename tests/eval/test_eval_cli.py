@@ -33,6 +33,7 @@ def checkpoint(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_eval_of_a_checkpoint_writes_results_with_provenance(tmp_path, checkpoint) -> None:
     out = tmp_path / "r.json"
     done = run("eval", "--agent", str(checkpoint), "--game", "kuhn_poker", "--opponents", "random,fixed:nash",
@@ -73,6 +74,7 @@ def test_eval_against_an_openai_compatible_server(tmp_path) -> None:
     assert overall["forfeit"]["rate"] == 1.0 and overall["tokens_per_turn"] is not None
 
 
+@pytest.mark.slow
 def test_eval_reports_games_whose_requests_fail_as_failed(tmp_path) -> None:
     with ScriptedServer() as server:
         server.default = Reply(status=500)
@@ -96,6 +98,7 @@ def test_eval_errors_name_the_problem(tmp_path) -> None:
     assert "Traceback" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_exploitability_of_a_checkpoint_equals_the_training_evaluation(tmp_path, checkpoint) -> None:
     from gym_reason.policy import load_policy
     from gym_reason.trainer.policy_eval import lm_policy_exploitability
@@ -110,6 +113,7 @@ def test_exploitability_of_a_checkpoint_equals_the_training_evaluation(tmp_path,
     assert f"{saved['exploitability']:.9f}" in done.stdout
 
 
+@pytest.mark.slow
 def test_exploitability_on_leduc_and_its_errors(tmp_path, checkpoint) -> None:
     done = run("exploitability", "--agent", "fixed:heuristic", "--game", "leduc_holdem", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -123,6 +127,7 @@ def test_exploitability_on_leduc_and_its_errors(tmp_path, checkpoint) -> None:
     assert done.returncode == 2 and "cannot report action probabilities" in done.stdout
 
 
+@pytest.mark.slow
 def test_tournament_rates_a_pool_and_writes_the_three_files(tmp_path, checkpoint) -> None:
     done = run("tournament", "--game", "kuhn_poker", "--pool", f"random,fixed:nash,fixed:always_check,{checkpoint}",
                "--games", "200", "--dir", str(tmp_path / "t"), cwd=tmp_path)  # fmt: skip

@@ -29,6 +29,7 @@ def metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_default_form_writes_a_complete_run(tmp_path):
     out = run("--game", "kuhn_poker", "--steps", "3", "--eval-every", "2", "--run-name", "r", *QUICK, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -52,6 +53,7 @@ def test_default_form_writes_a_complete_run(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["results"][0]["overall"]["games"] == 20
 
 
+@pytest.mark.slow
 def test_several_games_train_together(tmp_path):
     out = run(
         "--game", "kuhn_poker,tic_tac_toe,simple_negotiation", "--steps", "2", "--max-new-tokens", "16",
@@ -70,6 +72,7 @@ def test_several_games_train_together(tmp_path):
     assert "eval/SimpleNegotiation-v0/fixed:heuristic/invalid_rate" in last
 
 
+@pytest.mark.slow
 def test_config_file_with_flag_overrides(tmp_path):
     out = run(
         "--config", str(ROOT / "configs" / "selfplay_kuhn.yaml"), "--lr", "3e-4", "--seed", "1", "--steps", "2",
@@ -81,6 +84,7 @@ def test_config_file_with_flag_overrides(tmp_path):
     assert saved["kl_coef"] == 0.2 and saved["games"] == ["kuhn_poker"]  # from the file
 
 
+@pytest.mark.slow
 def test_wandb_logs_offline_into_the_run(tmp_path):
     env = {**os.environ, "WANDB_SILENT": "true"}
     env.pop("WANDB_MODE", None)
@@ -120,6 +124,7 @@ def _wait_until(condition, seconds: float = 120) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_finishes_the_run(tmp_path):
     proc, run_dir = _start_long_run(tmp_path, "k", 2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_until(lambda: (run_dir / "checkpoints" / "step_0000004").is_dir())
@@ -132,6 +137,7 @@ def test_kill_9_then_resume_finishes_the_run(tmp_path):
     assert (run_dir / "checkpoints" / "step_0000008").is_dir()
 
 
+@pytest.mark.slow
 def test_ctrl_c_finishes_the_step_checkpoints_and_says_how_to_continue(tmp_path):
     proc, run_dir = _start_long_run(tmp_path, "c", 1000, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_until(lambda: (run_dir / "metrics.jsonl").exists() and len(metrics(run_dir)) >= 3)

@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 import torch
 
 import gym_reason
@@ -27,6 +28,7 @@ def _strength(policy):
     return lm_policy_exploitability(policy, KUHN, env), versus_random["mean_reward"]
 
 
+@pytest.mark.slow
 def test_default_selfplay_on_kuhn_improves(tmp_path):
     config = load_config(
         overrides={
