@@ -8,14 +8,26 @@ gym-reason selfplay --game kuhn_poker         (--config FILE, --resume RUN_DIR, 
 gym-reason eval --agent runs/<run-id> --game kuhn_poker --opponents random,fixed:nash --games 512
 gym-reason exploitability --agent runs/<run-id> --game kuhn_poker
 gym-reason tournament --game kuhn_poker --pool random,fixed:nash,runs/a --games 256
-gym-reason leaderboard --game kuhn_poker      (writes leaderboards/kuhn_poker.{json,md,png})
+gym-reason leaderboard --game kuhn_poker      (writes leaderboards/kuhn_poker.{json,md,png}; --force to replace)
+gym-reason --import my_games check my_games/Nim-v0   (or: gym-reason check my_games:my_games/Nim-v0)
+
+Errors: every usage or input error (a bad flag, value, env id, agent spec, config file, model
+path) is printed to stderr as one line ``error: <what is wrong, the valid options, the fix>`` and
+the command exits with status 2 (argparse's own status for usage errors). Ctrl-C exits with 130.
+Progress: ``selfplay`` shows a live bar on a terminal (one compact line every ~10 s when piped, on
+stdout); long ``eval``/``tournament``/``leaderboard`` runs show games done, agent requests in
+flight, tokens/s and the ETA on stderr, so their stdout holds only the results.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib
+import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +40,115 @@ from gym_reason import registry
 from gym_reason.agents.base import parse_value
 from gym_reason.core import ANSWER_FORMATS, INVALID_MOVE_RULES, derive_seed
 
+USAGE_ERROR = 2
+"""The exit status of every usage or input error (argparse's own for usage errors)."""
+INTERRUPTED = 130
+"""The exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+class CliError(Exception):
+    """A usage or input error: :func:`main` prints it as one line ``error: ...`` on stderr and exits 2."""
+
+
+def _one_line(message: object) -> str:
+    """A message on one line (a parser's multi-line context, a traceback-like detail, joined)."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def _message(error: BaseException) -> str:
+    """What an exception says (a KeyError's message without the quotes ``str`` adds)."""
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
+def _print_error(message: object) -> int:
+    print(f"error: {_one_line(message)}", file=sys.stderr, flush=True)
+    return USAGE_ERROR
+
+
+def _did_you_mean(word: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with the CLI's error convention: one line ``error: ...`` on stderr, exit status 2,
+    and a did-you-mean for a mistyped subcommand or choice (Python 3.11's argparse suggests nothing)."""
+
+    argv: Sequence[str] = ()
+    """The command line being parsed (set by :func:`main`): a missing required flag is often a mistyped one."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("the following arguments are required"):
+            flags = [s for action in self._actions for s in action.option_strings]
+            typos = [a for a in _ArgumentParser.argv if a.startswith("--") and a != "--"
+                     and not any(f.startswith(a.split("=", 1)[0]) for f in flags)]  # fmt: skip
+            if typos:
+                self.unknown_flags(typos)
+        choice = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)", message)
+        if choice:
+            options = re.findall(r"'([^']*)'", choice[2])
+            message += _did_you_mean(choice[1], options)
+        _print_error(f"{message} (`{self.prog} --help` lists the options)")
+        raise SystemExit(USAGE_ERROR)
+
+    def unknown_flags(self, extras: Sequence[str]) -> None:
+        """Report flags no parser took, each with the closest flags of this (sub)parser."""
+        flags = [s for action in self._actions for s in action.option_strings if action.help != argparse.SUPPRESS]
+        parts = []
+        for k, extra in enumerate(extras):
+            if extra.startswith("-"):
+                flag = extra.split("=", 1)[0]
+                parts.append(f"unknown flag {flag}{_did_you_mean(flag, flags)}")
+            elif k == 0 or not extras[k - 1].startswith("-") or "=" in extras[k - 1]:  # not an unknown flag's value
+                parts.append(f"unexpected argument {extra!r}")
+        _print_error(f"{'; '.join(parts)} (`{self.prog} --help` lists the flags)")
+        raise SystemExit(USAGE_ERROR)
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum`` (a count of games, episodes, ...)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def _probability(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1 (a confidence level)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, e.g. 0.95, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), e.g. 0.95, got {text}")
+    return value
+
+
+def _import_modules(modules: Sequence[str]) -> None:
+    """``--import MODULE``: import the user's modules (which register their envs) before the command runs.
+
+    The working directory is searched too (appended to ``sys.path``, as ``python -m`` does first), so a
+    ``my_games.py`` next to the user works from the ``gym-reason`` script as well."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise CliError(
+                f"--import {module}: cannot import it ({exc}); give a module importable from the current "
+                "directory or PYTHONPATH, e.g. --import my_games for ./my_games.py"
+            ) from None
+
 
 def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
     """``key=value`` pairs; values are read as int, float, true/false or left as text."""
@@ -35,7 +156,7 @@ def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"error: --env-arg {pair!r} must look like key=value (e.g. --env-arg num_hands=3)")
+            raise CliError(f"--env-arg {pair!r} must look like key=value (e.g. --env-arg num_hands=3)")
         kwargs[key] = parse_value(value)
     return kwargs
 
@@ -59,13 +180,8 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from gym_reason.checker import FAILED, NOT_APPLICABLE, OK, check_env
 
     if args.all == bool(args.env_id):
-        raise SystemExit("error: give one env id or --all (e.g. gym-reason check gym_reason/KuhnPoker-v0)")
-    ids = [spec.id for spec in registry.list_envs()] if args.all else [args.env_id]
-    if not args.all:
-        try:
-            registry.resolve_id(args.env_id)
-        except KeyError as exc:
-            raise SystemExit(f"error: {exc.args[0]}") from None
+        raise CliError("give one env id or --all (e.g. gym-reason check gym_reason/KuhnPoker-v0)")
+    ids = [spec.id for spec in registry.list_envs()] if args.all else [_resolve_id(args.env_id)]
     marks = {OK: "[green]ok[/]", FAILED: "[red]FAIL[/]", NOT_APPLICABLE: "[yellow]n/a[/]"}
     failed, unavailable = 0, []
     for env_id in ids:
@@ -97,11 +213,19 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {**{k: v for k, v in options.items() if v is not None}, **_parse_env_args(args.env_arg)}
 
 
+def _resolve_id(env_id: str) -> str:
+    """The full id of an id, alias or ``module:id`` (importing the module), or a CliError saying why not."""
+    try:
+        return registry.resolve_id(env_id)
+    except (KeyError, ValueError) as exc:
+        raise CliError(_message(exc)) from None
+
+
 def _make_env(game: str, kwargs: dict[str, Any]) -> Any:
     try:
         return gym_reason.make(game, **kwargs)
     except (KeyError, TypeError, ValueError) as exc:
-        raise SystemExit(f"error: {exc.args[0] if exc.args else exc}") from None
+        raise CliError(_message(exc)) from None
 
 
 def cmd_play(args: argparse.Namespace, console: Console) -> int:
@@ -111,14 +235,14 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
     env = _make_env(args.game, _env_kwargs(args))
     specs = [s.strip() for s in args.players.split(",")]
     if len(specs) != len(env.possible_agents):
-        raise SystemExit(
-            f"error: --players got {len(specs)} agent(s) {specs} but {args.game} has {len(env.possible_agents)} seats; "
+        raise CliError(
+            f"--players got {len(specs)} agent(s) {specs} but {args.game} has {len(env.possible_agents)} seats; "
             f"give one per seat, e.g. --players human,random"
         )
     try:
         agents = [make_agent(spec, env, seed=derive_seed(args.seed, i, 1)) for i, spec in enumerate(specs)]
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    except AGENT_ERRORS as exc:
+        raise CliError(_message(exc)) from None
     humans = [i for i, s in enumerate(specs) if s == "human"]
     show = args.show or bool(humans) or args.games == 1
 
@@ -140,10 +264,7 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
             on_step=on_step if show else None,
         )  # fmt: skip
     except EOFError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:
-        console.print("\ninterrupted")
-        return 130
+        raise CliError(exc) from None
     table = Table(title=escape(f"{args.game}: {args.games} game(s), seed {args.seed}"))
     for column in (
         "player",
@@ -183,9 +304,15 @@ AGENT_ERRORS = (ValueError, KeyError, FileNotFoundError, ConnectionError, Permis
 
 
 def _fail(console: Console, error: BaseException) -> int:
-    message = error.args[0] if isinstance(error, KeyError) and error.args else error
-    console.print(f"[red]error:[/red] {escape(str(message))}")
-    return 2
+    """Report ``error`` by the CLI's convention (one line on stderr) and return the usage-error status."""
+    return _print_error(_message(error))
+
+
+def _games_progress(label: str) -> Any:
+    """The games display of eval/tournament/leaderboard, on stderr (stdout holds the results)."""
+    from gym_reason.progress import GamesProgress
+
+    return GamesProgress(Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160), label)
 
 
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
@@ -201,11 +328,12 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
         strongest = strongest_fixed_agent(env.game.name) if hasattr(env, "game") else None
         opponents = ["random"] + ([strongest] if strongest else [])
     try:
-        result = evaluate(
-            args.agent, args.game, opponents, args.games, args.seed, env_kwargs=kwargs, paired=args.paired,
-            concurrency=args.concurrency, ci=args.ci, confidence=args.confidence, transcripts=args.transcripts,
-            command=["gym-reason", *sys.argv[1:]],
-        )  # fmt: skip
+        with _games_progress("eval") as progress:
+            result = evaluate(
+                args.agent, args.game, opponents, args.games, args.seed, env_kwargs=kwargs, paired=args.paired,
+                concurrency=args.concurrency, ci=args.ci, confidence=args.confidence, transcripts=args.transcripts,
+                command=["gym-reason", *sys.argv[1:]], progress=progress,
+            )  # fmt: skip
     except AGENT_ERRORS as error:
         return _fail(console, error)
     console.print(eval_table(result))
@@ -247,11 +375,20 @@ def _run_tournament(args: argparse.Namespace, console: Console, pool: list[str],
 
     kwargs = _env_kwargs(args)
     _make_env(args.game, kwargs)  # a clear error for an unknown game before any agent loads
+    name = _slug(args.game)
+    existing = [Path(directory, f"{name}{ext}") for ext in (".json", ".md", ".png")]
+    existing = [str(path) for path in existing if path.exists()]
+    if existing and not args.force:
+        raise CliError(
+            f"{', '.join(existing)} already exist(s) (leaderboards/ holds the committed boards); pass --force to "
+            f"replace them, or --dir DIR to write the board elsewhere"
+        )
     try:
-        board = tournament(
-            args.game, pool, args.games, args.seed, env_kwargs=kwargs, paired=args.paired,
-            concurrency=args.concurrency, name=_slug(args.game), command=["gym-reason", *sys.argv[1:]],
-        )  # fmt: skip
+        with _games_progress(args.command) as progress:
+            board = tournament(
+                args.game, pool, args.games, args.seed, env_kwargs=kwargs, paired=args.paired,
+                concurrency=args.concurrency, name=name, command=["gym-reason", *sys.argv[1:]], progress=progress,
+            )  # fmt: skip
     except AGENT_ERRORS as error:
         return _fail(console, error)
     console.print(Markdown(render_markdown(board)))
@@ -289,12 +426,22 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
         else:
             config = load_config(args.config, overrides)
     except (ConfigError, FileNotFoundError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
-        return 2
-    with _SelfPlayProgress(console, config) as progress:
+        return _fail(console, error)
+    from gym_reason.progress import SelfPlayProgress
+
+    steps: list[int] = []
+    progress = SelfPlayProgress(console, config.steps, registry.resolve_id(config.games[0]), enabled=config.progress)
+
+    def on_step(step: int, metrics: dict[str, Any]) -> None:
+        steps.append(step)
+        progress.update(step, metrics)
+
+    with progress:
         try:
-            result = train(config, resume=args.resume, on_step=progress.update)
-        except (ValueError, KeyError, FileExistsError, FileNotFoundError) as error:
+            result = train(config, resume=args.resume, on_step=on_step)
+        except (ValueError, KeyError, TypeError, OSError) as error:
+            if steps:  # after the start, an error is a fault to debug, not a usage error: keep the traceback
+                raise
             return _fail(console, error)
     state = "interrupted at" if result.interrupted else "finished"
     console.print(escape(f"Run {state} step {result.step}/{config.steps}: {result.run_dir}"))
@@ -308,45 +455,6 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
     if result.interrupted:
         console.print(escape(f"Continue it: gym-reason selfplay --resume {result.run_dir}"))
     return 130 if result.interrupted else 0
-
-
-class _SelfPlayProgress:
-    """A live bar with the key metrics when on a terminal; one line per evaluation otherwise."""
-
-    def __init__(self, console: Console, config: Any) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.console = console
-        self.enabled = config.progress
-        self.total = config.steps
-        self.progress = Progress(
-            TextColumn("selfplay"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[summary]}"), console=console, disable=not (config.progress and console.is_terminal),
-        )  # fmt: skip
-        self.task = self.progress.add_task("selfplay", total=config.steps, summary="")
-        self.evals: dict[str, float] = {}
-
-    def __enter__(self) -> _SelfPlayProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
-
-    def update(self, step: int, metrics: dict[str, Any]) -> None:
-        evals = {k.removeprefix("eval/"): v for k, v in metrics.items() if k.startswith("eval/")}
-        self.evals.update(evals)
-        shown = {k: v for k, v in self.evals.items() if k.endswith(("win_rate", "exploitability"))}
-        summary = (
-            f"{metrics.get('games_per_s', 0):.0f} games/s {metrics.get('tokens_per_s', 0):.0f} tok/s "
-            f"invalid {metrics.get('invalid_rate', 0):.1%} "
-            + " ".join(f"{k}={v:.3f}" for k, v in sorted(shown.items()))
-        )
-        self.progress.update(self.task, completed=step, summary=summary)
-        if evals and self.enabled and not self.console.is_terminal:
-            self.console.print(
-                f"step {step}/{self.total} " + " ".join(f"{k}={v:.3f}" for k, v in sorted(evals.items()))
-            )
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -371,14 +479,25 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 def _add_env_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--answer-format", choices=list(ANSWER_FORMATS), help="default: bracket ([move])")
     p.add_argument("--invalid-move", choices=list(INVALID_MOVE_RULES), help="default: offender -1, other +1")
-    p.add_argument("--max-turns", type=int, default=None)
+    p.add_argument("--max-turns", type=_count(1), default=None, help="turns before a game is cut (a draw)")
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="e.g. num_hands=3")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gym-reason", description=__doc__.split("\n\n")[0])
+class _MainParser(_ArgumentParser):
+    def subparser(self, command: str) -> _ArgumentParser:
+        """The parser of one subcommand (whose flags a did-you-mean should offer)."""
+        action = next(a for a in self._actions if isinstance(a, argparse._SubParsersAction))
+        return action.choices[command]
+
+
+IMPORT_HELP = "import this module first (it may register envs), e.g. --import my_games for ./my_games.py; repeatable"
+
+
+def build_parser() -> _MainParser:
+    parser = _MainParser(prog="gym-reason", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"gym-reason {gym_reason.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
 
     p = sub.add_parser("list", help="list the registered environments")
     p.set_defaults(func=cmd_list)
@@ -386,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="run the conformance checker on an env")
     p.add_argument("env_id", nargs="?", help="env id or alias, e.g. gym_reason/KuhnPoker-v0")
     p.add_argument("--all", action="store_true", help="check every registered env")
-    p.add_argument("--episodes", type=int, default=20, help="random episodes per check (default 20)")
+    p.add_argument("--episodes", type=_count(1), default=20, help="random episodes per check (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="constructor argument")
     p.set_defaults(func=cmd_check)
@@ -394,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("play", help="play games between agents (human, random, fixed:<name>)")
     p.add_argument("--game", required=True, help="env id or alias, e.g. kuhn_poker")
     p.add_argument("--players", required=True, help="one agent spec per seat, comma-separated, e.g. human,fixed:nash")
-    p.add_argument("--games", type=int, default=1)
+    p.add_argument("--games", type=_count(1), default=1, help="games to play (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--alternate-seats", action="store_true", help="rotate the seats from game to game")
     p.add_argument("--show", action="store_true", help="print every observation and answer")
@@ -405,13 +524,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent", required=True, help="runs/<run-id>, hf:PATH, openai:MODEL@URL, fixed:<name>, random")
     p.add_argument("--game", required=True, help="env id or alias, e.g. kuhn_poker")
     p.add_argument("--opponents", help="comma-separated agent specs (default: random and the game's strongest bot)")
-    p.add_argument("--games", type=int, default=512, help="games per opponent (default 512)")
+    p.add_argument("--games", type=_count(1), default=512, help="games per opponent (default 512)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-paired", dest="paired", action="store_false",
                    help="independent deals per game instead of each deal played from every seat")  # fmt: skip
     p.add_argument("--ci", choices=["t", "bootstrap"], default="t", help="interval of the mean reward (default t)")
-    p.add_argument("--confidence", type=float, default=0.95)
-    p.add_argument("--concurrency", type=int, default=256, help="games in flight (default 256)")
+    p.add_argument("--confidence", type=_probability, default=0.95, help="level of every interval (default 0.95)")
+    p.add_argument("--concurrency", type=_count(1), default=256, help="games in flight (default 256)")
     p.add_argument("--out", help="results JSON (default evals/<game>/<agent>_seed<seed>.json)")
     p.add_argument("--transcripts", help="also write every game, move by move, to this JSONL file")
     _add_env_flags(p)
@@ -446,11 +565,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--agents-dir", default="leaderboards/agents",
                            help="shipped checkpoints, one folder per game alias")  # fmt: skip
             p.add_argument("--dir", default="leaderboards", help="where to write <game>.json/.md/.png")
-        p.add_argument("--games", type=int, default=256, help="games per pair (default 256)")
+        p.add_argument("--games", type=_count(1), default=256, help="games per pair (default 256)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--no-paired", dest="paired", action="store_false",
                        help="independent deals per game (default: each deal from both seats, scored per deal)")  # fmt: skip
-        p.add_argument("--concurrency", type=int, default=256, help="games in flight (default 256)")
+        p.add_argument("--concurrency", type=_count(1), default=256, help="games in flight (default 256)")
+        p.add_argument("--force", action="store_true", help="replace the board's files in --dir if they exist")
         _add_env_flags(p)
         p.set_defaults(func=cmd_tournament if name == "tournament" else cmd_leaderboard)
 
@@ -460,14 +580,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
     _add_config_flags(p)
     p.set_defaults(func=cmd_selfplay)
+    for command in sub.choices.values():  # --import also after the command (a subparser keeps its own dest)
+        command.add_argument("--import", dest="imports_after", action="append", default=[], metavar="MODULE",
+                             help=IMPORT_HELP)  # fmt: skip
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns the exit status (0, 2 for a usage or input error, 130 after Ctrl-C)."""
+    parser = build_parser()
+    _ArgumentParser.argv = list(sys.argv[1:] if argv is None else argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        parser.subparser(args.command).unknown_flags(extras)
     # Piped output (tests, logs) gets wide tables instead of rich's 80-column default.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    return args.func(args, console)
+    try:
+        _import_modules([*args.imports, *args.imports_after])
+        return args.func(args, console)
+    except CliError as error:
+        return _print_error(error)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ in the ``gym_reason.envs`` group whose object is a function that calls
 
 A whole family of ids can be served by one factory (``textarena/<TextArena id>``)
 through :func:`register_namespace`.
+
+An env registered by a module of the user's own is reached, as with Gymnasium's
+``gymnasium.make("module:Env-v0")``, by naming the module before the id:
+``make("my_games:my_games/Nim-v0")`` imports ``my_games`` (which calls
+:func:`register`) and then makes ``my_games/Nim-v0``.
 """
 
 from __future__ import annotations
@@ -172,9 +177,27 @@ def _load_plugins() -> None:
             )
 
 
+def _import_prefix(id: str) -> str:
+    """``module:env_id`` -> import ``module`` (it registers its envs), return ``env_id``; other ids unchanged."""
+    module, sep, rest = id.partition(":")
+    if not sep:
+        return id
+    if not module or not rest:
+        raise ValueError(f"env id {id!r} must look like 'module:env_id' (e.g. 'my_games:my_games/Nim-v0') or 'env_id'")
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise ValueError(
+            f"cannot import module {module!r} named in env id {id!r} ({exc}); put the module on PYTHONPATH "
+            f"(or run from its folder), or give the id alone: {rest!r}"
+        ) from None
+    return rest
+
+
 def spec(id: str) -> EnvSpec:
-    """The :class:`EnvSpec` of a registered id or alias."""
+    """The :class:`EnvSpec` of a registered id or alias (or ``module:id``, importing ``module`` first)."""
     _load_plugins()
+    id = _import_prefix(id)
     if id in _REGISTRY:
         return _REGISTRY[id]
     if id in _ALIASES:
@@ -183,7 +206,8 @@ def spec(id: str) -> EnvSpec:
 
 
 def resolve_id(id_or_alias: str) -> str:
-    """The full id for an id or alias (namespace ids pass through)."""
+    """The full id for an id, alias or ``module:id`` (namespace ids pass through)."""
+    id_or_alias = _import_prefix(id_or_alias)
     namespace = id_or_alias.split("/", 1)[0] if "/" in id_or_alias else None
     if namespace in _NAMESPACES and id_or_alias not in _REGISTRY:
         return id_or_alias
@@ -191,7 +215,8 @@ def resolve_id(id_or_alias: str) -> str:
 
 
 def make(id: str, **kwargs: Any) -> Any:
-    """Build the env registered as ``id`` (a versioned id or an alias), passing ``kwargs`` on.
+    """Build the env registered as ``id`` (a versioned id, an alias, or ``module:id`` to import the module
+    that registers it first), passing ``kwargs`` on.
 
     >>> env = make("kuhn_poker")
     >>> env.reset(seed=0); env.agent_selection
@@ -200,6 +225,7 @@ def make(id: str, **kwargs: Any) -> Any:
     if not isinstance(id, str):
         raise TypeError(f"env id must be a string such as 'gym_reason/KuhnPoker-v0', got {id!r}")
     _load_plugins()
+    id = _import_prefix(id)
     if id in _REGISTRY or id in _ALIASES:
         found = spec(id)
         return _tag(found.make(**kwargs), found.id)
@@ -245,7 +271,12 @@ def _unknown_message(id: str) -> str:
     unversioned = [k for k in _REGISTRY if k.rsplit("-v", 1)[0] == id]
     hint = f" Did you mean {', '.join(repr(c) for c in unversioned or close)}?" if unversioned or close else ""
     extra = "".join(f" '{ns}/<name>' ids are served by the {ns} namespace." for ns in _NAMESPACES)
-    return f"unknown env id {id!r}.{hint} Run `gym-reason list` to see every env.{extra}"
+    module = id.split("/", 1)[0] if "/" in id else "my_module"
+    own = (
+        " An env registered by your own module needs that module imported first: "
+        f"'{module}:{id}' (gym_reason.make and the CLI) or the CLI flag --import {module}."
+    )
+    return f"unknown env id {id!r}.{hint} Run `gym-reason list` to see every env.{extra}{own}"
 
 
 def _check_kwargs(env_id: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:

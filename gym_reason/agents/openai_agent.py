@@ -92,7 +92,9 @@ class OpenAIAgent:
     After each :meth:`act`, :attr:`last_tokens` holds the completion tokens of each answer
     (``None`` where the server reported no usage or the request failed) and :attr:`stats`
     the running totals: ``requests`` (HTTP attempts), ``retries``, ``failures``
-    (observations left unanswered), ``prompt_tokens`` and ``completion_tokens``.
+    (observations left unanswered), ``prompt_tokens`` and ``completion_tokens``. While :meth:`act`
+    runs (from any thread), :attr:`requests_in_flight` is the number of HTTP requests awaiting a reply
+    and ``stats`` grows reply by reply: progress displays read both.
     """
 
     def __init__(
@@ -150,10 +152,17 @@ class OpenAIAgent:
         self._lock = threading.Lock()
         self._server_answered = False
         self._calls = 0
+        self._in_flight = 0
         self.last_tokens: list[int | None] = []
         self.stats: dict[str, int] = dict.fromkeys(
             ("requests", "retries", "failures", "prompt_tokens", "completion_tokens"), 0
         )
+
+    @property
+    def requests_in_flight(self) -> int:
+        """HTTP requests sent and not yet answered (at most ``max_concurrency``)."""
+        with self._lock:
+            return self._in_flight
 
     # --- the protocol ------------------------------------------------------------------------------
     def act(self, batch: Sequence[Observation]) -> list[str]:
@@ -229,7 +238,13 @@ class OpenAIAgent:
             self._count("requests")
             delay: float | None = None  # None: the usual backoff
             try:
-                response = self._client.post(self.url, json=body)
+                with self._lock:
+                    self._in_flight += 1
+                try:
+                    response = self._client.post(self.url, json=body)
+                finally:
+                    with self._lock:
+                        self._in_flight -= 1
             except httpx.TimeoutException as exc:
                 error, refused = f"no reply within {self.timeout:g} s ({type(exc).__name__})", False
             except httpx.ConnectError as exc:

@@ -8,6 +8,9 @@ It returns one :class:`GameRecord` per seating, in order.
 :func:`play_games` is the simple front for ``gym-reason play``: one env, a few
 agents, ``games`` seeds, optional seat alternation, one :class:`Tally` per label.
 
+A ``progress`` hook (:class:`ProgressHook`) hears of the start (how many games, which
+agents: a display can read their live counters) and of every finished game.
+
 A game whose agent could not answer (an :class:`~gym_reason.agents.base.AgentError`,
 e.g. a server down after retries) or whose env raised is recorded as *failed*
 (``record.error``), neither won nor lost; the other games go on.
@@ -19,13 +22,23 @@ import math
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from gym_reason.agents.base import Agent, AgentError
 from gym_reason.core import INVALID_ACTION, OUTCOME, Outcome
 
 StepHook = Callable[[str, str, dict[str, Any], str | None], None]
 """``on_step(agent_name, observation, info, action)``; ``action`` is ``None`` on an agent's final view."""
+
+
+class ProgressHook(Protocol):
+    """What :func:`run_games` tells a progress display (the CLI's is :class:`gym_reason.progress.GamesProgress`)."""
+
+    def start(self, total: int, agents: Mapping[str, Agent]) -> None:
+        """Before the first game: ``total`` games will be played by ``agents`` (label -> agent)."""
+
+    def game_done(self, record: GameRecord) -> None:
+        """After each game, played to its end or failed."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,7 @@ def run_games(
     transcripts: bool = False,
     on_step: StepHook | None = None,
     on_game: Callable[[GameRecord], None] | None = None,
+    progress: ProgressHook | None = None,
 ) -> list[GameRecord]:
     """Play every seating to its end with up to ``concurrency`` games in flight.
 
@@ -148,6 +162,8 @@ def run_games(
         raise ValueError(f"seatings name agents {unknown} that are not in agents {sorted(agents)}")
     records: list[GameRecord | None] = [None] * len(seatings)
     free_envs: list[Any] = []
+    if progress is not None:
+        progress.start(len(seatings), agents)
     next_index = 0
     live: list[_Game] = []
 
@@ -155,6 +171,8 @@ def run_games(
         records[index] = record
         if on_game is not None:
             on_game(record)
+        if progress is not None:
+            progress.game_done(record)
 
     def finish(game: _Game) -> None:
         free_envs.append(game.env)

@@ -35,7 +35,7 @@ import gym_reason
 from gym_reason import registry
 from gym_reason.agents.base import Agent, make_agent
 from gym_reason.core import Outcome, derive_seed
-from gym_reason.eval.arena import GameRecord, Seating, run_games
+from gym_reason.eval.arena import GameRecord, ProgressHook, Seating, run_games
 from gym_reason.eval.stats import CI_METHODS, CONFIDENCE, mean_ci, wilson_interval
 
 AGENT = "<agent>"
@@ -167,15 +167,17 @@ def play_matchups(
     concurrency: int,
     transcripts: bool = False,
     on_game: Callable[[GameRecord], None] | None = None,
+    progress: ProgressHook | None = None,
 ) -> list[list[GameRecord]]:
     """The games of every ``(agent, opponent)`` label pair (:func:`seatings_for`), all in flight together;
-    one list of records per matchup, in order."""
+    one list of records per matchup, in order. ``progress`` hears of every game (see :func:`run_games`)."""
     seatings: list[Seating] = []
     bounds = [0]
     for a, b in matchups:
         seatings += seatings_for(num_seats, games, seed, a, b, paired)
         bounds.append(len(seatings))
-    records = run_games(make_env, seatings, agents, concurrency=concurrency, transcripts=transcripts, on_game=on_game)
+    records = run_games(make_env, seatings, agents, concurrency=concurrency, transcripts=transcripts, on_game=on_game,
+                        progress=progress)  # fmt: skip
     return [records[start:end] for start, end in itertools.pairwise(bounds)]
 
 
@@ -234,12 +236,14 @@ def evaluate(
     transcripts: str | Path | None = None,
     command: Sequence[str] | None = None,
     on_game: Callable[[GameRecord], None] | None = None,
+    progress: ProgressHook | None = None,
 ) -> EvalResult:
     """Play ``agent`` (a spec such as ``runs/<id>``, ``hf:PATH``, ``fixed:nash``, or an Agent) against each
     opponent spec for ``games`` games on ``env_id``; all opponents' games run in flight together, so a
     batched agent answers them in shared calls.
 
     ``transcripts``: a JSONL file to write every game to (seats, seed, rewards, outcomes, each move).
+    ``progress``: a display told of the start and of every finished game (:class:`~gym_reason.eval.arena.ProgressHook`).
     """
     if not opponents:
         raise ValueError("give at least one opponent, e.g. opponents=['random', 'fixed:nash']")
@@ -264,7 +268,7 @@ def evaluate(
         labels.append(spec)
     groups = play_matchups(make_env, [(AGENT, spec) for spec in labels], agents, num_seats, games, seed,
                            paired=paired, concurrency=concurrency, transcripts=transcripts is not None,
-                           on_game=on_game)  # fmt: skip
+                           on_game=on_game, progress=progress)  # fmt: skip
     records = [r for group in groups for r in group]
     results = []
     for spec, mine in zip(labels, groups, strict=True):

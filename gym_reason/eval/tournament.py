@@ -28,7 +28,7 @@ import gym_reason
 from gym_reason import registry
 from gym_reason.agents.base import Agent, fixed_agent_names, make_agent
 from gym_reason.core import Outcome, derive_seed
-from gym_reason.eval.arena import GameRecord
+from gym_reason.eval.arena import GameRecord, ProgressHook
 from gym_reason.eval.evaluation import play_matchups
 from gym_reason.eval.leaderboard import Leaderboard, build_leaderboard
 from gym_reason.eval.ratings import PairResult, rate_tournament
@@ -98,11 +98,13 @@ def tournament(
     command: Sequence[str] | None = None,
     agents: dict[str, Agent] | None = None,
     on_game: Callable[[GameRecord], None] | None = None,
+    progress: ProgressHook | None = None,
 ) -> Leaderboard:
     """Play every pair of ``pool`` (agent specs) ``games`` times on ``env_id`` and rate them.
 
     ``agents`` may supply ready agents for some specs (keyed by spec); the others are built
-    with :func:`~gym_reason.agents.base.make_agent`, each with its own seed.
+    with :func:`~gym_reason.agents.base.make_agent`, each with its own seed. ``progress`` hears of every game
+    (:class:`~gym_reason.eval.arena.ProgressHook`).
     """
     specs = list(dict.fromkeys(pool))
     if len(specs) < 2:
@@ -121,7 +123,7 @@ def tournament(
             built[spec] = make_agent(spec, probe, seed=derive_seed(seed, 3, k))
     pairs = list(itertools.combinations(specs, 2))
     groups = play_matchups(make_env, pairs, built, 2, games, seed, paired=paired, concurrency=concurrency,
-                           on_game=on_game)  # fmt: skip
+                           on_game=on_game, progress=progress)  # fmt: skip
     records = [r for group in groups for r in group]
     results = [pair_results(group, a, b, by_deal=paired) for group, (a, b) in zip(groups, pairs, strict=True)]
     played = [r for r in results if r.games]

@@ -162,7 +162,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         try:
             loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as error:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {error}") from None
+            raise ConfigError(f"{_yaml_problem(path, error)} (config file {str(path)!r} is not valid YAML)") from None
         if not isinstance(loaded, dict):
             raise ConfigError(
                 f"config file {str(path)!r} must hold a mapping of keys to values, got {type(loaded).__name__}"
@@ -174,10 +174,26 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     try:
         return SelfPlayConfig(**data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})" for e in error.errors()
-        )
+        problems = "; ".join(f"{_field_name(e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in error.errors())
         raise ConfigError(f"invalid config: {problems}") from None
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    """``('steps',)`` -> ``steps (--steps)``: the key as a YAML file and as the command line spell it."""
+    name = ".".join(map(str, loc))
+    if loc and loc[0] in FIELDS:
+        flag = "--game" if loc[0] == "games" else "--" + str(loc[0]).replace("_", "-")
+        return f"{name} ({flag})"
+    return name
+
+
+def _yaml_problem(path: Path, error: yaml.YAMLError) -> str:
+    """One line, ``FILE:LINE:COLUMN: problem``, instead of the parser's multi-line context."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    return f"{where}: {problem}" + (f" ({context})" if context else "")
 
 
 def _check_keys(data: dict[str, Any]) -> None:
