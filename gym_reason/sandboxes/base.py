@@ -26,7 +26,8 @@ class Limits:
     cpu_seconds: int = 10
     """CPU time of the whole program (RLIMIT_CPU)."""
     memory_mb: int = 512
-    """Address space (RLIMIT_AS) or container memory."""
+    """Memory: the address space of each process (RLIMIT_AS, bwrap and local) and the whole sandbox's
+    memory, tmpfs included (a memory cgroup: docker always, bwrap where the machine allows it)."""
     processes: int = 64
     """Processes/threads of the sandbox user (RLIMIT_NPROC) or the container's pids limit."""
     file_size_mb: int = 16
@@ -44,7 +45,8 @@ class ExecResult:
     stdout: str
     stderr: str
     exit_code: int | None
-    """The program's exit status; negative for a signal (as :mod:`subprocess` reports it); ``None`` if unknown."""
+    """The program's exit status; negative for a signal (as :mod:`subprocess` reports it); ``None`` if unknown.
+    A program that calls ``exit(137)`` reads 137; one killed by SIGKILL reads -9."""
     timed_out: bool
     """The wall-clock timeout expired and the sandbox was killed from the host."""
     killed_by_limit: bool
@@ -65,12 +67,23 @@ class SandboxUnavailable(RuntimeError):
 
 
 class Session(abc.ABC):
-    """A persistent interpreter inside one sandbox: variables, imports and files in /tmp survive between calls."""
+    """A persistent interpreter inside one sandbox: variables, imports and files in /tmp survive between calls.
+
+    Every backend keeps :attr:`restarts` and :attr:`last_restart_cause` up to date: a caller that
+    replays state (the code envs) compares ``restarts`` before and after a call to learn that the
+    state is gone, whatever the reason (a timeout, a crash, a limit, a garbled reply).
+    """
+
+    restarts: int = 0
+    """How many times the interpreter was replaced by a fresh one (each time its state was lost)."""
+    last_restart_cause: str | None = None
+    """Why the last restart happened, in words (``"timed out after 2s"``, ``"the interpreter was killed
+    by a signal (SIGKILL)"``, ``"the interpreter exited with status 137"``...); ``None`` before the first."""
 
     @abc.abstractmethod
     def run(self, code: str, timeout: float = 10.0) -> ExecResult:
         """Execute ``code`` in the session. After a timeout or a crash the session restarts clean
-        (its state is lost) and says so in ``stderr``."""
+        (its state is lost), counts it in :attr:`restarts`, and says so in ``stderr``."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -37,10 +37,11 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import PurePosixPath
+import warnings
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gym_reason.sandboxes import seccomp
+from gym_reason.sandboxes import cgroup, seccomp
 from gym_reason.sandboxes.base import ExecResult, Limits, Sandbox, SandboxUnavailable, Session, register_backend
 from gym_reason.sandboxes.process import (
     check_files,
@@ -52,6 +53,7 @@ from gym_reason.sandboxes.process import (
     popen_from_lasting_thread,
     prlimit_args,
     process_result,
+    read_reported_status,
     wait_until,
 )
 from gym_reason.sandboxes.repl import ReplSession, driver_config, driver_source
@@ -69,6 +71,13 @@ USERNS_HINT = (
 
 _SYSTEM_LINKS = ("bin", "lib", "lib64", "sbin")
 _DRIVER_PATH = "/sandbox/repl_driver.py"
+_SUPERVISOR_PATH = "/sandbox/supervisor.py"
+_PROGRAM_PATH = "/sandbox/main.py"
+
+
+@functools.cache
+def _supervisor_source() -> bytes:
+    return (Path(__file__).parent / "supervisor.py").read_bytes()
 
 
 def _resolve_tool(path: str, what: str, hint: str) -> str:
@@ -117,6 +126,25 @@ class BwrapSandbox(Sandbox):
         self.interpreter = interpreter
         self.uid = SANDBOX_UID if os.geteuid() == 0 else None
         _probe(tuple(self._argv([], ["/usr/bin/true"])), self.uid)
+        self.memory = cgroup.detect()
+        """How memory is bounded here: by a cgroup per program or session, or (``version`` None) per process only."""
+        if self.memory.version is None:
+            warnings.warn(
+                f"bwrap sandbox: memory is bounded {self.memory.describe()}; forked processes can each use "
+                f"Limits.memory_mb. Run as root, or in a delegated cgroup, for a per-sandbox memory cgroup",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    @property
+    def info(self) -> dict[str, str]:
+        """What isolates programs here, in words: the seccomp filter and how memory is bounded."""
+        filt = (
+            "off (test build)"
+            if self._seccomp is None
+            else f"on ({seccomp.native_arch()}, EPERM for {len(seccomp.DENIED)} families)"
+        )
+        return {"seccomp": filt, "memory": self.memory.describe()}
 
     # -- the command line
 
@@ -165,7 +193,11 @@ class BwrapSandbox(Sandbox):
             ("/etc/hosts", b"127.0.0.1 localhost\n::1 localhost\n"),
         ]
 
-    def _popen(self, argv: list[str], fds: list[int], stdin: int) -> subprocess.Popen[bytes]:
+    def _popen(
+        self, argv: list[str], fds: list[int], stdin: int, group: cgroup.MemoryCgroup | None
+    ) -> subprocess.Popen[bytes]:
+        """Start bwrap; with ``group``, bwrap (and so everything in the sandbox) runs in that memory cgroup
+        from before its first instruction (the child joins it between fork and exec)."""
         privileges: dict[str, Any] = {}
         if self.uid is not None:
             privileges = {"user": self.uid, "group": self.uid, "extra_groups": []}
@@ -178,8 +210,22 @@ class BwrapSandbox(Sandbox):
             env={"PATH": "/usr/bin:/bin"},  # nothing of the host's environment reaches bwrap
             cwd="/",
             start_new_session=True,
+            preexec_fn=None if group is None else group.join,
             **privileges,
         )
+
+    def _cgroup(self) -> cgroup.MemoryCgroup | None:
+        if self.memory.version is None:
+            return None
+        return cgroup.MemoryCgroup(self.memory, self.limits.memory_mb << 20)
+
+    def _supervised(self, fds: list[int], script: str, *args: str) -> tuple[list[str], int]:
+        """The command that runs ``script`` under the supervisor (with the rlimits), and the read end of the
+        pipe the supervisor reports the exact exit status on (its write end goes to ``fds``)."""
+        status_read, status_write = os.pipe()
+        fds.append(status_write)
+        command = [*prlimit_args(self.prlimit, self.limits, session=script == _DRIVER_PATH), self.interpreter]
+        return [*command, _SUPERVISOR_PATH, str(status_write), script, *args], status_read
 
     def _seccomp_fd(self, fds: list[int]) -> int | None:
         """A memfd holding the seccomp filter for ``bwrap --seccomp`` (appended to ``fds``; bwrap reads and closes it)."""
@@ -209,43 +255,83 @@ class BwrapSandbox(Sandbox):
         self, code: str, timeout: float = 10.0, *, stdin: str = "", files: dict[str, str] | None = None
     ) -> ExecResult:
         entries = [(f"/tmp/{path}", data) for path, data in check_files(files)]
-        entries += [*self._etc(), ("/sandbox/main.py", code.encode())]
+        entries += [*self._etc(), (_SUPERVISOR_PATH, _supervisor_source()), (_PROGRAM_PATH, code.encode())]
         fds: list[int] = []
+        status_read = -1
         stdin_fd = memfd("sandbox-stdin", stdin.encode())
+        group = self._cgroup()
         try:
-            ops = self._file_ops(entries, fds)
-            command = [*prlimit_args(self.prlimit, self.limits), self.interpreter, "/sandbox/main.py"]
-            start = time.monotonic()
-            proc = self._popen(self._argv(ops, command, self._seccomp_fd(fds)), fds, stdin_fd)
+            try:
+                ops = self._file_ops(entries, fds)
+                command, status_read = self._supervised(fds, _PROGRAM_PATH)
+                start = time.monotonic()
+                proc = self._popen(self._argv(ops, command, self._seccomp_fd(fds)), fds, stdin_fd, group)
+            finally:
+                close_fds([*fds, stdin_fd])
+            deadline = start + timeout
+            try:
+                out, err, truncated, timed_out = collect_output(proc, deadline, self.limits.output_bytes)
+                if not timed_out and not wait_until(proc, deadline):
+                    timed_out = True
+            finally:
+                if proc.poll() is None:
+                    kill_group(proc)
+                for pipe in (proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
+            wall_time = time.monotonic() - start
+            exit_code: int | None = -signal.SIGKILL
+            if not timed_out:
+                exit_code = read_reported_status(status_read)
+                if exit_code is None:  # the supervisor was killed too: bwrap's status, 128 + N read as a signal
+                    exit_code = exit_status(proc.returncode, shell_style=True)
+            oom_killed = group is not None and group.oom_kills() > 0
         finally:
-            close_fds([*fds, stdin_fd])
-        deadline = start + timeout
-        try:
-            out, err, truncated, timed_out = collect_output(proc, deadline, self.limits.output_bytes)
-            if not timed_out and not wait_until(proc, deadline):
-                timed_out = True
-        finally:
-            if proc.poll() is None:
-                kill_group(proc)
-            for pipe in (proc.stdout, proc.stderr):
-                if pipe is not None:
-                    pipe.close()
-        wall_time = time.monotonic() - start
-        exit_code = -signal.SIGKILL if timed_out else exit_status(proc.returncode, shell_style=True)
-        return process_result(out, err, exit_code, timed_out=timed_out, wall_time=wall_time, truncated=truncated)
+            close_fds([status_read] if status_read >= 0 else [])
+            if group is not None:
+                group.close()
+        return process_result(
+            out, err, exit_code, timed_out=timed_out, wall_time=wall_time, truncated=truncated, oom_killed=oom_killed
+        )
 
     def session(self) -> Session:
-        return ReplSession(self._spawn_driver, self.limits, kill=kill_group, shell_style_status=True)
+        return ReplSession(
+            self._spawn_driver,
+            self.limits,
+            kill=_kill_session,
+            shell_style_status=True,
+            reported_status=lambda proc: read_reported_status(proc.gym_status_fd),  # type: ignore[attr-defined]
+            oom_kills=lambda proc: proc.gym_cgroup.oom_kills() if proc.gym_cgroup is not None else 0,  # type: ignore[attr-defined]
+        )
 
     def _spawn_driver(self) -> subprocess.Popen[bytes]:
         fds: list[int] = []
+        status_read = -1
+        group = self._cgroup()
         try:
-            ops = self._file_ops([*self._etc(), (_DRIVER_PATH, driver_source().encode())], fds)
-            command = [*prlimit_args(self.prlimit, self.limits, session=True)]
-            command += [self.interpreter, _DRIVER_PATH, driver_config(self.limits)]
-            return self._popen(self._argv(ops, command, self._seccomp_fd(fds)), fds, subprocess.PIPE)
+            files = [*self._etc(), (_SUPERVISOR_PATH, _supervisor_source()), (_DRIVER_PATH, driver_source().encode())]
+            ops = self._file_ops(files, fds)
+            command, status_read = self._supervised(fds, _DRIVER_PATH, driver_config(self.limits))
+            proc = self._popen(self._argv(ops, command, self._seccomp_fd(fds)), fds, subprocess.PIPE, group)
+        except BaseException:
+            close_fds([status_read] if status_read >= 0 else [])
+            if group is not None:
+                group.close()
+            raise
         finally:
             close_fds(fds)
+        proc.gym_status_fd, proc.gym_cgroup = status_read, group  # type: ignore[attr-defined]
+        return proc
+
+
+def _kill_session(proc: subprocess.Popen[bytes]) -> None:
+    """ReplSession's ``kill``: the sandbox, then its cgroup (and whatever is left in it) and its status pipe."""
+    kill_group(proc)
+    group, proc.gym_cgroup = proc.gym_cgroup, None  # type: ignore[attr-defined]
+    if group is not None:
+        group.close()
+    close_fds([proc.gym_status_fd])  # type: ignore[attr-defined]
+    proc.gym_status_fd = -1  # type: ignore[attr-defined]
 
 
 @functools.cache

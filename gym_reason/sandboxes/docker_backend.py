@@ -102,14 +102,39 @@ def read_exactly(n, what):
 """
 """Shared head of the in-container scripts below: read a framed message from stdin."""
 
-# Waits for "<8-byte length><JSON {code, files, backstop, seccomp}>" on stdin, writes the files under
-# /tmp, loads the seccomp filter (base64 of the BPF program), then becomes `timeout -s KILL <backstop>
-# python3 /tmp/main.py`, whose stdin is what follows the request: the caller's `stdin`. Nothing of the
-# caller's runs before the request, so a container started ahead of time and left waiting here (the
-# spare) is as fresh as a new one.
+_SUPERVISE = r"""
+def supervise(pid, marker):
+    # Wait for the program and write its exact status to stderr, framed by `marker` (tini reports a
+    # signal N as 128 + N, so "exit(137)" and "killed by SIGKILL" would look alike from outside).
+    import signal
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        report, code = "signal %d" % os.WTERMSIG(status), 128 + os.WTERMSIG(status)
+    else:
+        code = os.waitstatus_to_exitcode(status)
+        report = "exit %d" % code
+    os.write(2, marker + report.encode() + b"\0")
+    os._exit(code)
+"""
+"""Shared tail of the in-container scripts: the parent half of a fork that reports the child's exact status."""
+
+# Waits for "<8-byte length><JSON {code, files, backstop, seccomp, marker}>" on stdin, writes the files
+# under /tmp, loads the seccomp filter (base64 of the BPF program), then forks: the child becomes
+# `timeout -s KILL <backstop> python3 /tmp/main.py`, whose stdin is what follows the request: the
+# caller's `stdin`; the parent reports its status (see _SUPERVISE). Nothing of the caller's runs before
+# the request, so a container started ahead of time and left waiting here (the spare) is as fresh as a
+# new one.
 _RUN_BOOTSTRAP = (
     _READ_EXACTLY
     + seccomp.LOADER
+    + _SUPERVISE
     + r"""
 import base64, json
 request = json.loads(read_exactly(struct.unpack(">Q", read_exactly(8, "request"))[0], "request"))
@@ -121,21 +146,32 @@ for name, text in request["files"].items():
 with open(sys.argv[1], "w", encoding="utf-8") as f:
     f.write(request["code"])
 _load_seccomp(base64.b64decode(request["seccomp"]))
-os.execvp("timeout", ["timeout", "-s", "KILL", str(request["backstop"]), sys.executable, sys.argv[1]])
+pid = os.fork()
+if pid == 0:
+    os.execvp("timeout", ["timeout", "-s", "KILL", str(request["backstop"]), sys.executable, sys.argv[1]])
+supervise(pid, base64.b64decode(request["marker"]))
 """
 )
 _RUN_COMMAND = ["python3", "-c", _RUN_BOOTSTRAP, PROGRAM]
 
-# Reads "<4-byte length><the seccomp filter's BPF program><4-byte length><the REPL driver's source>"
-# from stdin, loads the filter and runs the driver as __main__: the driver arrives through stdin rather
+# Reads "<4-byte length><the seccomp filter's BPF program><4-byte length><status marker><4-byte
+# length><the REPL driver's source>" from stdin, loads the filter and forks: the child runs the driver
+# as __main__, the parent reports its status (see _SUPERVISE). The driver arrives through stdin rather
 # than argv, so /proc/*/cmdline inside the session stays short.
 _DRIVER_LOADER = (
     _READ_EXACTLY
     + seccomp.LOADER
+    + _SUPERVISE
     + r"""
-_load_seccomp(read_exactly(struct.unpack(">I", read_exactly(4, "filter"))[0], "filter"))
-source = read_exactly(struct.unpack(">I", read_exactly(4, "driver"))[0], "driver").decode()
-del read_exactly, _load_seccomp
+def read_framed(what):
+    return read_exactly(struct.unpack(">I", read_exactly(4, what))[0], what)
+_load_seccomp(read_framed("filter"))
+marker = read_framed("marker")
+source = read_framed("driver").decode()
+pid = os.fork()
+if pid != 0:
+    supervise(pid, marker)
+del read_exactly, read_framed, _load_seccomp, supervise, marker, pid
 exec(compile(source, "<repl_driver>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
 """
 )
@@ -229,8 +265,51 @@ def _check_files(files: dict[str, str] | None) -> dict[str, str]:
 # -- a container as a subprocess --------------------------------------------------------------------
 
 
-def _pump(sock: socket.socket, out_fd: int, err_fd: int, done: threading.Event) -> None:
-    """Copy Docker's multiplexed attach stream into two pipes until the container's output ends."""
+class _StatusFilter:
+    """Takes the supervisor's status report (``marker + b"exit N" or b"signal N" + NUL``) out of a stream
+    and keeps the status; a NUL near the end is held back until it is clear that no report starts there."""
+
+    def __init__(self) -> None:
+        self.marker: bytes | None = None
+        self.status: int | None = None
+        self._held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        if self.marker is None:
+            return data
+        data = self._held + data
+        self._held = b""
+        at = data.find(self.marker)
+        if at >= 0:
+            end = data.find(b"\0", at + len(self.marker))
+            if end < 0:
+                self._held = data[at:]
+                return data[:at]
+            words = data[at + len(self.marker) : end].decode("ascii", errors="replace").split()
+            if len(words) == 2 and words[0] in ("exit", "signal") and words[1].isdigit():
+                self.status = int(words[1]) if words[0] == "exit" else -int(words[1])
+            return data[:at] + self.feed(data[end + 1 :])
+        start = data.rfind(b"\0", max(0, len(data) - len(self.marker) - 16))
+        if start >= 0 and self.marker.startswith(data[start : start + len(self.marker)]):
+            self._held = data[start:]
+            return data[:start]
+        return data
+
+    def flush(self) -> bytes:
+        held, self._held = self._held, b""
+        return held
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    view.release()
+
+
+def _pump(sock: socket.socket, out_fd: int, err_fd: int, done: threading.Event, status: _StatusFilter) -> None:
+    """Copy Docker's multiplexed attach stream into two pipes until the container's output ends, taking
+    the supervisor's status report out of stderr (into ``status``)."""
     pending = bytearray()
     try:
         while chunk := sock.recv(1 << 16):
@@ -239,12 +318,13 @@ def _pump(sock: socket.socket, out_fd: int, err_fd: int, done: threading.Event) 
                 stream, size = _FRAME.unpack_from(pending)
                 if len(pending) < _FRAME.size + size:
                     break
-                view = memoryview(pending)[_FRAME.size : _FRAME.size + size]
-                fd = err_fd if stream == _STDERR else out_fd
-                while view:
-                    view = view[os.write(fd, view) :]
-                view.release()
+                payload = bytes(pending[_FRAME.size : _FRAME.size + size])
+                if stream == _STDERR:
+                    _write_all(err_fd, status.feed(payload))
+                else:
+                    _write_all(out_fd, payload)
                 del pending[: _FRAME.size + size]
+        _write_all(err_fd, status.flush())
     except OSError:  # the socket was closed under us (kill), or the reader went away (EPIPE)
         pass
     finally:
@@ -281,8 +361,12 @@ class _ContainerProcess:
         self.stdout: IO[bytes] = os.fdopen(out_r, "rb", buffering=0)
         self.stderr: IO[bytes] = os.fdopen(err_r, "rb", buffering=0)
         self._output_done = threading.Event()
+        self._status = _StatusFilter()
         threading.Thread(
-            target=_pump, args=(self._sock, out_w, err_w, self._output_done), daemon=True, name="gym-reason-docker"
+            target=_pump,
+            args=(self._sock, out_w, err_w, self._output_done, self._status),
+            daemon=True,
+            name="gym-reason-docker",
         ).start()
         api.start(container_id)
 
@@ -296,6 +380,17 @@ class _ContainerProcess:
                 self._sock.shutdown(socket.SHUT_WR)
 
         threading.Thread(target=write, daemon=True, name="gym-reason-docker-stdin").start()
+
+    def expect_status(self) -> bytes:
+        """A fresh marker for the in-container supervisor's status report (send it with the program)."""
+        self._status.marker = b"\0gym-reason-status " + os.urandom(8).hex().encode() + b" "
+        return self._status.marker
+
+    def reported_status(self) -> int | None:
+        """The program's exact status as the supervisor reported it (negative for a signal), or ``None``
+        (it was killed before it could report). Call once the container has stopped."""
+        self._output_done.wait(2.0)
+        return self._status.status
 
     def ended(self) -> bool:
         """Whether the container's output has ended (it has exited, or is exiting)."""
@@ -523,8 +618,9 @@ class DockerSandbox(Sandbox):
     ) -> ExecResult:
         """Run ``code`` as ``python3 /tmp/main.py`` in a fresh container; ``files`` are written under /tmp first.
 
-        ``exit_code`` is negative for a signal (read from tini's ``128 + N``, so a program that itself
-        exits with 137 reads as -9). ``killed_by_limit``: the memory cgroup OOM-killed it, an rlimit
+        ``exit_code`` is negative for a signal: the bootstrap waits for the program and reports its exact
+        status (exit 137 reads 137, SIGKILL reads -9); only if the program killed the bootstrap too is
+        tini's ``128 + N`` read as a signal. ``killed_by_limit``: the memory cgroup OOM-killed it, an rlimit
         signal ended it, or its last traceback line names a limit error (``MemoryError``, ``EFBIG``...).
         """
         if timeout <= 0:
@@ -537,8 +633,9 @@ class DockerSandbox(Sandbox):
             "backstop": int(timeout) + 1 + _BACKSTOP_SECONDS,
             "seccomp": base64.b64encode(self._seccomp).decode(),
         }
-        payload = json.dumps(request).encode()
         proc = self._run_container()
+        request["marker"] = base64.b64encode(proc.expect_status()).decode()
+        payload = json.dumps(request).encode()
         try:
             start = time.monotonic()
             deadline = start + timeout
@@ -551,7 +648,12 @@ class DockerSandbox(Sandbox):
             if timed_out:
                 proc.kill()
             wall_time = time.monotonic() - start
-            exit_code = -signal.SIGKILL if timed_out else exit_status(proc.wait(10.0), shell_style=True)
+            exit_code: int | None = -signal.SIGKILL
+            if not timed_out:
+                status = proc.wait(10.0)
+                exit_code = proc.reported_status()
+                if exit_code is None:  # the supervisor was killed too: tini's status, 128 + N read as a signal
+                    exit_code = exit_status(status, shell_style=True)
             return process_result(
                 out,
                 err,
@@ -579,12 +681,18 @@ class DockerSandbox(Sandbox):
 
         def spawn() -> subprocess.Popen[bytes]:
             proc = self._start(command, session=True)
-            filt = self._seccomp
-            proc.stdin.write(struct.pack(">I", len(filt)) + filt + struct.pack(">I", len(driver)) + driver)
+            frames = (self._seccomp, proc.expect_status(), driver)
+            proc.stdin.write(b"".join(struct.pack(">I", len(frame)) + frame for frame in frames))
             proc.stdin.flush()
             return cast(subprocess.Popen[bytes], proc)
 
-        return ReplSession(spawn, self.limits, kill=_remove_process, shell_style_status=True)
+        return ReplSession(
+            spawn,
+            self.limits,
+            kill=_remove_process,
+            shell_style_status=True,
+            reported_status=lambda proc: cast(_ContainerProcess, proc).reported_status(),
+        )
 
     def close(self) -> None:
         """Remove the spare container and close the connection to the daemon. Idempotent.

@@ -175,13 +175,27 @@ def exit_status(returncode: int | None, *, shell_style: bool) -> int | None:
     """The program's status as :mod:`subprocess` reports it (negative for a signal).
 
     ``shell_style``: the status came through a supervisor that reports a signal as ``128 + signo``
-    (bwrap does); such codes are read as signals, so a program that itself exits with 137 reads as -9.
+    (bwrap and tini do); such codes are read as signals, so a program that itself exits with 137 reads
+    as -9. Backends use this only when the exact status (:func:`read_reported_status`) is missing.
     """
     if returncode is None or not shell_style:
         return returncode
     if returncode > 128 and (returncode - 128) in set(signal.Signals):
         return -(returncode - 128)
     return returncode
+
+
+def read_reported_status(fd: int) -> int | None:
+    """The status the in-sandbox supervisor (:mod:`gym_reason.sandboxes.supervisor`) wrote to the pipe
+    ``fd`` (negative for a signal, as :mod:`subprocess` reports it), or ``None`` if it wrote none."""
+    os.set_blocking(fd, False)
+    try:
+        words = os.read(fd, 64).decode("ascii", errors="replace").split()
+    except OSError:  # EAGAIN: nothing written (the supervisor was killed, or the program still runs)
+        return None
+    if len(words) == 2 and words[0] in ("exit", "signal") and words[1].isdigit():
+        return int(words[1]) if words[0] == "exit" else -int(words[1])
+    return None
 
 
 def limit_reached(exit_code: int | None, stderr: str, *, killed_by_host: bool) -> bool:

@@ -111,21 +111,29 @@ class ReplSession(Session):
         *,
         kill: Callable[[subprocess.Popen[bytes]], None] = kill_group,
         shell_style_status: bool = False,
+        reported_status: Callable[[subprocess.Popen[bytes]], int | None] | None = None,
+        oom_kills: Callable[[subprocess.Popen[bytes]], int] | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        """``shell_style_status``: the process reports a signal as ``128 + signo`` (bwrap does).
+        """``shell_style_status``: the process reports a signal as ``128 + signo`` (bwrap, tini).
+        ``reported_status``: the exact status of a crashed interpreter (negative for a signal), when the
+        sandbox knows it (bwrap's supervisor); ``None`` falls back to the process's own status.
+        ``oom_kills``: how many processes the sandbox's memory cgroup has OOM-killed so far (a call during
+        which it grows ended at the memory limit).
         ``on_close``: called once after the last sandbox is killed (to remove a work directory, say)."""
         self._spawn = spawn
         self._kill = kill
         self._limits = limits
         self._shell_style = shell_style_status
+        self._reported_status = reported_status
+        self._oom_kills = oom_kills
         self._on_close = on_close
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: _Reader | None = None
         self._closed = False
         self.restarts = 0
-        """How many times the sandbox was replaced after a timeout or crash."""
+        self.last_restart_cause = None
         try:
             self._start()
         except BaseException:
@@ -196,6 +204,7 @@ class ReplSession(Session):
             deadline = start + timeout
             output = {"stdout": bytearray(), "stderr": bytearray()}
             request = json.dumps({"code": code}).encode()
+            ooms = self._oom_kills(self._proc) if self._oom_kills is not None else 0
             try:
                 self._proc.stdin.write(struct.pack(">I", len(request)) + request)
                 self._proc.stdin.flush()
@@ -207,33 +216,49 @@ class ReplSession(Session):
                     kept = output[stream]
                     kept += chunk[: max(0, self._limits.output_bytes - len(kept))]
             except TimeoutError:
-                return self._restart(start, output, timed_out=True, why=f"timed out after {timeout:g}s")
+                return self._restart(start, output, ooms, timed_out=True, why=f"timed out after {timeout:g}s")
             except (_ProtocolError, BrokenPipeError, struct.error) as error:
-                return self._restart(start, output, timed_out=False, why=f"the interpreter stopped ({error})")
+                return self._restart(start, output, ooms, timed_out=False, why=f"the interpreter stopped ({error})")
             exit_code = header.get("exit_code")
             return ExecResult(
                 stdout=output["stdout"].decode(errors="replace"),
                 stderr=output["stderr"].decode(errors="replace"),
                 exit_code=exit_code if isinstance(exit_code, int) else 1,
                 timed_out=False,
-                killed_by_limit=bool(header.get("limit")),
+                killed_by_limit=bool(header.get("limit")) or self._oom_killed_since(ooms),
                 wall_time=time.monotonic() - start,
                 truncated=bool(header.get("truncated")),
             )
 
-    def _restart(self, start: float, output: dict[str, bytearray], *, timed_out: bool, why: str) -> ExecResult:
+    def _oom_killed_since(self, ooms: int) -> bool:
+        return self._oom_kills is not None and self._proc is not None and self._oom_kills(self._proc) > ooms
+
+    def _restart(
+        self, start: float, output: dict[str, bytearray], ooms: int, *, timed_out: bool, why: str
+    ) -> ExecResult:
         """Kill the sandbox after a failed call, start a fresh one, and report the call with what it printed."""
         proc = self._proc
         assert proc is not None
         # A crash is the interpreter's own doing: read its status before we kill anything.
         died_alone = not timed_out and _wait_briefly(proc)
+        exit_code: int | None = -9
+        if died_alone:
+            reported = self._reported_status(proc) if self._reported_status is not None else None
+            exit_code = (
+                reported if reported is not None else exit_status(proc.returncode, shell_style=self._shell_style)
+            )
+        oom_killed = self._oom_killed_since(ooms)
         self._stop()
-        exit_code = exit_status(proc.returncode, shell_style=self._shell_style) if died_alone else -9
         if died_alone and exit_code is not None and exit_code < 0:
             why = f"the interpreter was killed by a signal{signal_note(exit_code)}"
+        elif died_alone and exit_code is not None:
+            why = f"the interpreter exited with status {exit_code}"
+        if oom_killed:
+            why += " at the memory limit"
         wall_time = time.monotonic() - start
         notice = f"[sandbox] {why}; the session was restarted and its state is lost"
         self.restarts += 1
+        self.last_restart_cause = why
         try:
             self._start()
         except Exception as error:  # the next call tries again and raises if it still cannot start
@@ -251,7 +276,7 @@ class ReplSession(Session):
             stderr=(err + notice_bytes).decode(errors="replace"),
             exit_code=exit_code,
             timed_out=timed_out,
-            killed_by_limit=limit_reached(exit_code, "", killed_by_host=timed_out or not died_alone),
+            killed_by_limit=oom_killed or limit_reached(exit_code, "", killed_by_host=timed_out or not died_alone),
             wall_time=wall_time,
             truncated=truncated,
         )

@@ -487,6 +487,16 @@ def _check_memory(result: ExecResult, ctx: HostContext) -> None:
         assert megabytes[0] <= ctx.limits.memory_mb, f"allocated {megabytes[0]} MB, limit {ctx.limits.memory_mb}"
 
 
+def _check_memory_total(result: ExecResult, ctx: HostContext) -> None:
+    totals = [int(words[2]) for words in _lines(result, "CONTAINED") if words[1] == "memory-total"]
+    assert totals or result.killed_by_limit, result
+    if totals:
+        assert totals[0] <= ctx.limits.memory_mb, (
+            f"forked processes held {totals[0]} MB between them, limit {ctx.limits.memory_mb} MB: memory is "
+            "bounded per process only"
+        )
+
+
 def _check_cpu(result: ExecResult, ctx: HostContext) -> None:
     assert result.killed_by_limit or result.timed_out, result
     assert not result.ok
@@ -877,6 +887,45 @@ except MemoryError:
     print("CONTAINED memory", n * 16, flush=True)
 """,
         check=_check_memory,
+        timeout=15.0,
+    ),
+    Hostile(
+        name="memory_bomb_forked",
+        proves="memory is capped for the sandbox as a whole: 8 forked processes of 96 MB each (each under the "
+        "per-process limit) cannot hold more than Limits.memory_mb between them",
+        code="""
+import os, select, signal, time
+per, n = 96, 8
+r, w = os.pipe()
+for i in range(n):
+    if os.fork() == 0:
+        os.close(r)
+        try:
+            block = bytearray(b"x") * (per << 20)  # written, so really resident
+            os.write(w, b"%d %d\\n" % (os.getpid(), per))
+        except MemoryError:
+            pass
+        time.sleep(4)
+        os._exit(0)
+os.close(w)
+reports, deadline = b"", time.time() + 2.5
+while time.time() < deadline and reports.count(b"\\n") < n:
+    if select.select([r], [], [], 0.1)[0]:
+        chunk = os.read(r, 1024)
+        if not chunk:
+            break
+        reports += chunk
+time.sleep(0.3)  # let a late OOM kill land
+held = {}
+for line in reports.splitlines():
+    pid, mb = map(int, line.split())
+    if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still alive, still holding its block
+        held[pid] = mb
+print("CONTAINED memory-total", sum(held.values()), len(held), "of", n, flush=True)
+for pid in held:
+    os.kill(pid, signal.SIGKILL)
+""",
+        check=_check_memory_total,
         timeout=15.0,
     ),
     Hostile(

@@ -54,6 +54,8 @@ def _battery_params() -> list:
 
 @pytest.mark.parametrize(("hostile", "mode"), _battery_params())
 def test_battery_is_contained(hostile: Hostile, mode: str, sandbox: BwrapSandbox, host_ctx: HostContext) -> None:
+    if hostile.name == "memory_bomb_forked" and sandbox.memory.version is None:
+        pytest.skip(f"no memory cgroup here, so memory is bounded {sandbox.memory.describe()}")
     run_hostile(hostile, sandbox, host_ctx, mode)
 
 
@@ -120,6 +122,80 @@ def test_python_works_under_the_filter(sandbox: BwrapSandbox) -> None:
     result = sandbox.run(code, timeout=20)
     assert result.ok, result
     assert result.stdout.split() == ["thread", "child", "6", "pair", "['lo']"], result
+
+
+# -- memory as a whole
+
+
+def _cgroup_or_skip(sandbox: BwrapSandbox) -> None:
+    if sandbox.memory.version is None:
+        pytest.skip(f"no memory cgroup on this machine: {sandbox.memory.reason}")
+
+
+_FORKED_BOMB = next(h for h in BATTERY if h.name == "memory_bomb_forked")
+
+
+def test_forked_memory_is_bounded_by_one_cgroup(sandbox: BwrapSandbox, host_ctx: HostContext) -> None:
+    _cgroup_or_skip(sandbox)
+    assert "cgroup" in sandbox.info["memory"]
+    result = sandbox.run(host_ctx.render(_FORKED_BOMB.code), timeout=15)
+    held = [int(line.split()[2]) for line in result.stdout.splitlines() if line.startswith("CONTAINED memory-total")]
+    assert held and held[0] <= BATTERY_LIMITS.memory_mb, result
+    assert result.killed_by_limit, result  # the OOM killer stepped in, and the result says so
+
+
+def test_without_a_cgroup_the_weaker_bound_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gym_reason.sandboxes import cgroup
+
+    monkeypatch.setattr(cgroup, "detect", lambda: cgroup.MemoryBound(None, None, "not writable (test)"))
+    with pytest.warns(UserWarning, match="per process only"), BwrapSandbox() as box:
+        assert box.info["memory"] == "per process only (RLIMIT_AS; no memory cgroup: not writable (test))"
+        assert box.run("print(1)").stdout == "1\n"
+
+
+def test_cgroups_are_removed_after_runs_and_sessions(sandbox: BwrapSandbox) -> None:
+    _cgroup_or_skip(sandbox)
+    parent = sandbox.memory.parent
+    assert parent is not None
+
+    def ours() -> list[str]:
+        return [p.name for p in parent.iterdir() if p.name.startswith(f"gym-reason-{os.getpid()}-")]
+
+    before = ours()
+    sandbox.run("import os\nif os.fork() == 0:\n    import time; time.sleep(30)")
+    with sandbox.session() as session:
+        session.run("x = 1")
+        assert len(ours()) == len(before) + 1
+        session.run("import time\ntime.sleep(5)", timeout=0.3)  # restart: a new cgroup, the old one gone
+        assert len(ours()) == len(before) + 1
+    assert ours() == before
+
+
+# -- exit statuses and restarts
+
+
+def test_exit_status_137_is_not_sigkill(sandbox: BwrapSandbox) -> None:
+    assert sandbox.run("import os\nos._exit(137)").exit_code == 137
+    assert sandbox.run("import sys\nsys.exit(200)").exit_code == 200
+    killed = sandbox.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    assert killed.exit_code == -9 and killed.killed_by_limit is True  # SIGKILL not sent by the host
+    assert sandbox.run("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)").exit_code == -15
+
+
+def test_session_counts_restarts_and_says_why(sandbox: BwrapSandbox) -> None:
+    with sandbox.session() as session:
+        assert (session.restarts, session.last_restart_cause) == (0, None)
+        assert session.run("import sys\nsys.exit(137)").exit_code == 137  # SystemExit: no restart
+        assert session.restarts == 0
+        exited = session.run("import os\nos._exit(137)")
+        assert exited.exit_code == 137 and not exited.killed_by_limit, exited
+        assert (session.restarts, session.last_restart_cause) == (1, "the interpreter exited with status 137")
+        killed = session.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+        assert killed.exit_code == -9, killed
+        assert session.restarts == 2
+        assert session.last_restart_cause == "the interpreter was killed by a signal (SIGKILL)"
+        timed = session.run("import time\ntime.sleep(5)", timeout=0.3)
+        assert timed.timed_out and session.restarts == 3 and session.last_restart_cause == "timed out after 0.3s"
 
 
 # -- the contract: fresh runs

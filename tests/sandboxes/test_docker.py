@@ -211,6 +211,25 @@ def test_session_crash_restarts_clean(sandbox: DockerSandbox) -> None:
         assert session.run("print('x' in dir())").stdout == "False\n"
 
 
+def test_exit_status_137_is_not_sigkill(sandbox: DockerSandbox) -> None:
+    assert sandbox.run("import os\nos._exit(137)").exit_code == 137
+    assert sandbox.run("import sys\nsys.exit(200)").exit_code == 200
+    assert sandbox.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)").exit_code == -9
+    noisy = sandbox.run("import os\nos.write(2, b'before' + bytes(1) + b'after')\nos._exit(137)")
+    assert (noisy.exit_code, noisy.stderr) == (137, "before\0after"), noisy  # the report leaves stderr as written
+
+
+def test_session_counts_restarts_and_says_why(sandbox: DockerSandbox) -> None:
+    with sandbox.session() as session:
+        assert (session.restarts, session.last_restart_cause) == (0, None)
+        exited = session.run("import os\nos._exit(137)")
+        assert exited.exit_code == 137 and not exited.killed_by_limit, exited
+        assert (session.restarts, session.last_restart_cause) == (1, "the interpreter exited with status 137")
+        killed = session.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+        assert killed.exit_code == -9 and session.restarts == 2, killed
+        assert session.last_restart_cause == "the interpreter was killed by a signal (SIGKILL)"
+
+
 def test_session_memory_limit() -> None:
     with _docker_or_skip(Limits(memory_mb=128)) as sandbox, sandbox.session() as session:
         result = session.run("x = bytearray(512 << 20)", timeout=20)

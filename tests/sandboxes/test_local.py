@@ -133,3 +133,14 @@ def test_importing_the_package_starts_nothing() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd())
     assert done.stdout.split() == ["1", "0"], done
     assert {"bwrap", "local"} <= set(BACKENDS)
+
+
+def test_local_exit_status_137_is_not_sigkill_and_sessions_count_restarts(local: LocalSandbox) -> None:
+    assert local.run("import os\nos._exit(137)").exit_code == 137
+    assert local.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)").exit_code == -9
+    with local.session() as session:
+        assert (session.restarts, session.last_restart_cause) == (0, None)
+        assert session.run("import os\nos._exit(137)").exit_code == 137
+        assert (session.restarts, session.last_restart_cause) == (1, "the interpreter exited with status 137")
+        assert session.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)").exit_code == -9
+        assert (session.restarts, session.last_restart_cause) == (2, "the interpreter was killed by a signal (SIGKILL)")

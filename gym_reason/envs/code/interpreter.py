@@ -265,9 +265,9 @@ class CodeInterpreterEnv(SandboxTask):
         """Run ``code`` in the session; also says whether the session restarted clean (state lost)."""
         episode = self._require_started()
         session = self._open_session()
-        restarts = getattr(session, "restarts", None)  # backends that count restarts say so exactly
+        restarts = session.restarts  # every backend counts restarts (the Session contract)
         result = session.run(code, timeout=self.timeout)
-        restarted = result.timed_out or (restarts is not None and getattr(session, "restarts", None) != restarts)
+        restarted = session.restarts != restarts
         if restarted:
             episode.cells = []  # nothing from before the restart needs replaying
         else:
