@@ -508,6 +508,9 @@ def check_env(
     game = getattr(env, "game", None)
     if game is not None and hasattr(game, "new_initial_state"):
         run("observation keys", lambda: _check_observation_keys(game, seed, 10 * episodes))
+    else:
+        detail = "the env exposes no rules object (env.game with new_initial_state) whose keys could be compared"
+        report.results.append(CheckResult("observation keys", NOT_APPLICABLE, detail))
 
     def determinism() -> str:
         transcript = _transcript_multi if multi else _transcript_single
