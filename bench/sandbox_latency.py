@@ -15,6 +15,10 @@ Medians and 95th percentiles of ``--calls`` calls, interleaved fresh/session so 
 this shared machine hits both alike, and the ratios fresh run / session call and
 fresh run / bare interpreter. Goals: session overhead <= 5 ms per call, bwrap cold start
 <= 100 ms, no errors under concurrency.
+
+Then, for bwrap, what the seccomp filter costs: the same sandbox with and without the filter
+(the latter a test-only build that must never run untrusted code), calls interleaved in one
+process: cold start and session call, each with the filter's added milliseconds.
 """
 
 from __future__ import annotations
@@ -124,6 +128,52 @@ def bench_backend(name: str, sandbox: Sandbox, calls: int, concurrent: int) -> N
     print(f"  goal no errors under concurrency: {'ok' if errors == 0 else 'MISSED'}")
 
 
+def compare_filter(limits: Limits, calls: int) -> None:
+    """bwrap with and without its seccomp filter, interleaved: what the filter adds to a cold start and a call."""
+    from gym_reason.sandboxes.bwrap import BwrapSandbox
+
+    try:
+        boxes = {
+            "with filter": BwrapSandbox(limits),
+            "without filter": BwrapSandbox(limits, _without_seccomp_filter=True),
+        }
+    except SandboxUnavailable as error:
+        print(f"\nseccomp filter cost: bwrap unavailable here ({error})")
+        return
+    fresh: dict[str, list[float]] = {name: [] for name in boxes}
+    call: dict[str, list[float]] = {name: [] for name in boxes}
+    sessions = {name: box.session() for name, box in boxes.items()}
+    try:
+        for name, box in boxes.items():  # warm-up
+            box.run("x = 1")
+            sessions[name].run("x = 0")
+        for _ in range(calls):
+            for name, box in boxes.items():
+                fresh[name].append(_timed(lambda box=box: box.run("x = 1")))
+                call[name].append(_timed(lambda name=name: sessions[name].run("x += 1")))
+    finally:
+        for session in sessions.values():
+            session.close()
+        for box in boxes.values():
+            box.close()
+    print(
+        f"\nseccomp filter cost (bwrap, {calls} interleaved calls each; memory {boxes['with filter'].info['memory']})"
+    )
+    for label, times in (("cold start", fresh), ("session call", call)):
+        for name in boxes:
+            print(f"  {label:<13} {name:<15} {_ms(times[name])}")
+        added = statistics.median(times["with filter"]) - statistics.median(times["without filter"])
+        print(f"  {label:<13} the filter adds {added * 1000:+.2f} ms (median)")
+    cold = statistics.median(fresh["with filter"]) * 1000
+    overhead = statistics.median(call["with filter"]) * 1000
+    print(
+        f"  goal cold start with the filter <= {GOALS_MS['bwrap cold start']:g} ms: {'ok' if cold <= GOALS_MS['bwrap cold start'] else 'MISSED'} ({cold:.1f} ms)"
+    )
+    print(
+        f"  goal session call with the filter <= {GOALS_MS['session call']:g} ms: {'ok' if overhead <= GOALS_MS['session call'] else 'MISSED'} ({overhead:.2f} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="timed calls per measurement")
@@ -141,6 +191,8 @@ def main() -> None:
             continue
         with sandbox:
             bench_backend(name, sandbox, args.calls, args.concurrent)
+    if "bwrap" in args.backends:
+        compare_filter(limits, args.calls)
 
 
 if __name__ == "__main__":
