@@ -263,8 +263,8 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
             env, agents, labels, args.games, seed=args.seed, alternate_seats=args.alternate_seats,
             on_step=on_step if show else None,
         )  # fmt: skip
-    except EOFError as exc:
-        raise CliError(exc) from None
+    except (EOFError, *AGENT_ERRORS) as exc:  # stdin closed under a human; a server refusing its key, ...
+        raise CliError(_message(exc)) from None
     table = Table(title=escape(f"{args.game}: {args.games} game(s), seed {args.seed}"))
     for column in (
         "player",
@@ -450,10 +450,13 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {key.removeprefix('eval/')}: {value:.4f}")
     console.print(escape(f"Checkpoint: {result.checkpoint}"))
     game = config.games[0]
-    console.print(escape(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game} --games 512 --seed 1"))
-    console.print(escape(f"Watch it play: gym-reason play --game {game} --players {result.run_dir},random --games 1"))
+    # soft_wrap: a command longer than the terminal is wrapped by the terminal, so it copies as one line
+    console.print(escape(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game} --games 512 --seed 1"),
+                  soft_wrap=True)  # fmt: skip
+    console.print(escape(f"Watch it play: gym-reason play --game {game} --players {result.run_dir},random --games 1"),
+                  soft_wrap=True)  # fmt: skip
     if result.interrupted:
-        console.print(escape(f"Continue it: gym-reason selfplay --resume {result.run_dir}"))
+        console.print(escape(f"Continue it: gym-reason selfplay --resume {result.run_dir}"), soft_wrap=True)
     return 130 if result.interrupted else 0
 
 

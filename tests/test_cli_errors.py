@@ -63,6 +63,8 @@ def error_line(done: subprocess.CompletedProcess, output: bool = False) -> str:
         (("eval", "--agent", "fixed:nsh", "--game", "kuhn_poker"), ["unknown fixed opponent 'nsh'", "fixed:nash"]),
         (("play", "--game", "kuhn_poker", "--players", "random,random", "--env-arg", "num_hands"), ["key=value"]),
         (("--import", "no_such_module_xyz", "list"), ["no_such_module_xyz", "PYTHONPATH"]),
+        # a server that is not there, under play (a traceback before)
+        (("play", "--game", "kuhn_poker", "--players", "openai:m@http://127.0.0.1:9/v1,random"), ["127.0.0.1:9"]),
     ],
 )
 def test_usage_errors_are_one_line_on_stderr_with_status_2(tmp_path, args, needles) -> None:
@@ -123,6 +125,8 @@ def nim_module(tmp_path: Path) -> Path:
     section = readme[start : readme.find("\n## ", start + 1)]
     block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
     assert 'id="my_games/Nim-v0"' in block
+    # the commands the README gives for it, which the test below runs
+    assert "`gym-reason check my_games:my_games/Nim-v0`" in section and "--import my_games" in section
     (tmp_path / f"{NIM_MODULE}.py").write_text(block)
     return tmp_path
 
@@ -141,3 +145,21 @@ def test_an_env_from_the_users_own_module(nim_module) -> None:
     assert "'my_games:my_games/Nim-v0'" in line and "--import my_games" in line
     line = error_line(run("check", "no_module_here:my_games/Nim-v0", cwd=nim_module))
     assert "no_module_here" in line and "PYTHONPATH" in line
+
+
+def test_leaderboard_and_tournament_refuse_to_replace_a_board_without_force(tmp_path) -> None:
+    # A copy of the committed board where `leaderboard` writes by default (leaderboards/ under the working
+    # directory), so that a regression overwrites the copy, not the repository's board.
+    committed = Path(__file__).resolve().parents[1] / "leaderboards" / "kuhn_poker.json"
+    (tmp_path / "leaderboards").mkdir()
+    copy = tmp_path / "leaderboards" / "kuhn_poker.json"
+    copy.write_bytes(committed.read_bytes())
+    line = error_line(run("leaderboard", "--game", "kuhn_poker", "--games", "2", cwd=tmp_path))
+    assert "leaderboards/kuhn_poker.json" in line and "--force" in line and "--dir" in line
+    assert copy.read_bytes() == committed.read_bytes()
+    pool = ("--pool", "random,fixed:nash", "--games", "2", "--dir", "leaderboards")
+    line = error_line(run("tournament", "--game", "kuhn_poker", *pool, cwd=tmp_path))
+    assert "leaderboards/kuhn_poker.json" in line and "--force" in line
+    done = run("tournament", "--game", "kuhn_poker", *pool, "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert copy.read_bytes() != committed.read_bytes() and (tmp_path / "leaderboards" / "kuhn_poker.md").exists()

@@ -107,7 +107,9 @@ def test_exploitability_of_a_checkpoint_equals_the_training_evaluation(tmp_path,
     done = run("exploitability", "--agent", str(checkpoint), "--game", "kuhn_poker", "--out", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     saved = json.loads(out.read_text())
-    expected = lm_policy_exploitability(load_policy(checkpoint), "gym_reason/KuhnPoker-v0", gym_reason.make("kuhn_poker"))
+    expected = lm_policy_exploitability(
+        load_policy(checkpoint), "gym_reason/KuhnPoker-v0", gym_reason.make("kuhn_poker")
+    )
     assert saved["exploitability"] == pytest.approx(expected, abs=1e-12)
     assert saved["information_states"] == 12 and 0 < saved["exploitability"] < 1
     assert f"{saved['exploitability']:.9f}" in done.stdout
