@@ -25,6 +25,13 @@ What the program inside sees and may do:
 * **rlimits** (set by ``prlimit`` just before the interpreter starts, so that
   ``RLIMIT_NPROC`` counts this sandbox's processes only): CPU seconds, address space,
   processes, file size, open files, no core dumps;
+* **memory as a whole**: each program and each session runs in a memory cgroup of its own
+  (:mod:`gym_reason.sandboxes.cgroup`; bwrap joins it between fork and exec, so everything in
+  the sandbox is charged to it), capped at ``Limits.memory_mb``; where no cgroup can be made
+  the sandbox warns and :attr:`BwrapSandbox.info` says memory is bounded per process only;
+* **exact exit status**: the interpreter starts the program under a supervisor
+  (:mod:`gym_reason.sandboxes.supervisor`) that reports how it ended on a pipe, so that
+  ``exit(137)`` and death by SIGKILL (both ``137`` from bwrap) are told apart;
 * **wall-clock timeout** from the host: SIGKILL to bwrap, whose pid-1 reaper dies with it,
   and with pid 1 the kernel kills every process of the pid namespace, daemons included.
 """

@@ -223,7 +223,8 @@ def process_result(
 ) -> ExecResult:
     """The :class:`ExecResult` of a one-shot program from its captured output and decoded exit status.
 
-    ``oom_killed``: a memory cgroup killed it (docker), which counts as a limit like an rlimit signal.
+    ``oom_killed``: the sandbox's memory cgroup OOM-killed a process of it (docker, bwrap), which counts
+    as a limit like an rlimit signal.
     """
     stderr = err.decode(errors="replace")
     return ExecResult(

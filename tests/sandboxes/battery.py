@@ -1330,6 +1330,27 @@ def _check_syscall(probe: SyscallProbe) -> Callable[[ExecResult, HostContext], N
     return check
 
 
+def _check_other_abi(result: ExecResult, ctx: HostContext) -> None:
+    # Killed by SIGSYS (the filter's answer to a foreign ABI), or refused by a kernel without x32.
+    if result.exit_code != -31:  # SIGSYS
+        expect_contained(result, "x32-keyctl")
+
+
+BATTERY.append(
+    Hostile(
+        name="syscall_other_abi",
+        proves="the filter cannot be bypassed through another ABI: x32's keyctl on x86_64 kills the process "
+        "(SIGSYS) instead of reaching the kernel",
+        code="""
+import ctypes, os, platform
+if platform.machine() != "x86_64":
+    print("CONTAINED x32-keyctl not-x86_64", flush=True)
+else:
+    probe_syscall("x32-keyctl", 0x40000000 | $nr_keyctl, 0, -3, 1)
+""",
+        check=_check_other_abi,
+    )
+)
 BATTERY += [
     Hostile(
         name=f"syscall_{probe.label}",
