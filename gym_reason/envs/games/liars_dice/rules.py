@@ -49,12 +49,14 @@ LIAR = "liar"
 
 
 class LiarsDiceState(State):
-    __slots__ = ("_bids", "_dice", "_game", "_liar", "_player")
+    __slots__ = ("_bids", "_dice", "_game", "_liar", "_own", "_player", "_said")
 
     def __init__(self, game: LiarsDice) -> None:
         self._game = game
         self._dice: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # per player, in the order rolled
         self._bids: tuple[int, ...] = ()  # bid numbers, 0 = 1x1, OpenSpiel's action numbers
+        self._said = ""  # the bids as the information state spells them, each after a space
+        self._own = ("", "")  # each player's dice in the information state, once every die is rolled
         self._liar = False
         self._player = CHANCE
 
@@ -80,13 +82,16 @@ class LiarsDiceState(State):
             dice[roller] = (*dice[roller], int(move))
             self._dice = (dice[0], dice[1])
             if len(dice[1]) == game.num_dice:
+                self._own = ("".join(map(str, sorted(dice[0]))), "".join(map(str, sorted(dice[1]))))
                 self._player = 0
             return
         if move == LIAR:
             self._liar = True
             self._player = TERMINAL
             return
-        self._bids = (*self._bids, game._bid_number[move])
+        bid = game._bid_number[move]
+        self._bids = (*self._bids, bid)
+        self._said += game._bid_labels[bid]
         self._player = 1 - self._player
 
     def is_terminal(self) -> bool:
@@ -130,16 +135,11 @@ class LiarsDiceState(State):
         return view
 
     def information_state(self, player: int) -> str:
-        dice = self._dice[player]
-        if len(self._dice[1]) == self._game.num_dice:  # every die rolled: OpenSpiel sorts them then
-            own = "".join(map(str, sorted(dice)))
-        else:
-            own = "".join(map(str, dice)) + "-1" * (self._game.num_dice - len(dice))
-        spoken = self._game._bid_labels
-        parts = [own, *(spoken[b] for b in self._bids)]
-        if self._liar:
-            parts.append("Liar")
-        return " ".join(parts)
+        if self._player == CHANCE:  # while rolling: roll order, -1 for a die not rolled yet
+            dice = self._dice[player]
+            return "".join(map(str, dice)) + "-1" * (self._game.num_dice - len(dice))
+        said = f"{self._own[player]}{self._said}"  # every die rolled: OpenSpiel sorts them then
+        return f"{said} Liar" if self._liar else said
 
     def observation_key(self, player: int) -> str:
         # A finished round's view shows every die, which the information state does not hold.
@@ -151,6 +151,8 @@ class LiarsDiceState(State):
         other._game = self._game
         other._dice = self._dice
         other._bids = self._bids
+        other._said = self._said
+        other._own = self._own
         other._liar = self._liar
         other._player = self._player
         return other
@@ -200,7 +202,7 @@ class LiarsDice(Game):
         self.dice_sides = dice_sides
         total = 2 * num_dice
         self._bid_names = [f"{q}x{f}" for q in range(1, total + 1) for f in range(1, dice_sides + 1)]
-        self._bid_labels = [name.replace("x", "-") for name in self._bid_names]  # OpenSpiel's spelling
+        self._bid_labels = [" " + name.replace("x", "-") for name in self._bid_names]  # OpenSpiel's, after a space
         self._bid_number = {name: i for i, name in enumerate(self._bid_names)}
         # The legal moves by the number of the lowest bid still allowed: the first bid cannot be liar.
         self._legal = [self._bid_names[:]] + [[*self._bid_names[b:], LIAR] for b in range(1, len(self._bid_names) + 1)]
