@@ -102,13 +102,13 @@ def test_bad_input_is_named_with_the_valid_choices(tmp_path):
     bad.write_text("games: [kuhn_poker]\nlearning_rate: 0.1\n")
     out = run("--config", str(bad), cwd=tmp_path)
     assert out.returncode == 2
-    assert "unknown config key 'learning_rate'" in out.stdout and "Valid keys:" in out.stdout
+    assert "unknown config key 'learning_rate'" in out.stderr and "Valid keys:" in out.stderr
     out = run("--advantage", "gae", cwd=tmp_path)
-    assert out.returncode == 2 and "advantage" in out.stdout and "'rae'" in out.stdout
+    assert out.returncode == 2 and "advantage" in out.stderr and "'rae'" in out.stderr
     out = run("--game", "kuhn_pokr", "--steps", "1", cwd=tmp_path)
-    assert out.returncode == 2 and "kuhn_poker" in out.stdout
+    assert out.returncode == 2 and "kuhn_poker" in out.stderr
     out = run("--resume", str(tmp_path / "nothing"), cwd=tmp_path)
-    assert out.returncode == 2 and "not a run folder" in out.stdout
+    assert out.returncode == 2 and "not a run folder" in out.stderr
 
 
 def _start_long_run(tmp_path: Path, name: str, checkpoint_every: int, **popen) -> tuple[subprocess.Popen, Path]:
