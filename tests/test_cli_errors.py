@@ -163,3 +163,25 @@ def test_leaderboard_and_tournament_refuse_to_replace_a_board_without_force(tmp_
     done = run("tournament", "--game", "kuhn_poker", *pool, "--force", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert copy.read_bytes() != committed.read_bytes() and (tmp_path / "leaderboards" / "kuhn_poker.md").exists()
+
+
+def test_ctrl_c_during_an_evaluation_exits_130_without_a_traceback(tmp_path) -> None:
+    import signal
+    import time
+
+    from tests.agents.openai_server import Reply, ScriptedServer
+
+    with ScriptedServer() as server:
+        server.default = Reply(content="[bet]", delay=3.0)
+        proc = subprocess.Popen(
+            [*CLI, "eval", "--agent", f"openai:m@{server.url}", "--game", "kuhn_poker", "--opponents", "random",
+             "--games", "8"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
