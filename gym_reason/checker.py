@@ -315,8 +315,10 @@ def _play_checked(env: AECEnv, seed: int, policy: Policy, max_turns: int | None)
     return {"live_steps": live_steps, "dead_steps": dead_steps}
 
 
-def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> None:
+def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> bool:
     """Play ``prefix`` random moves, then ``action``: it must not raise and, unless legal, must score as invalid.
+
+    Returns whether ``action`` was played: False when the episode ended within the prefix.
 
     Raises :class:`CheckFailed` when the env breaks the contract.
     """
@@ -327,18 +329,18 @@ def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> None:
         for _ in range(prefix):
             obs, _r, term, trunc, info = env.last()
             if term or trunc:
-                return
+                return False
             env.step(policy(obs, info))
         obs, _r, term, trunc, info = env.last()
         if term or trunc:
-            return
+            return False
         agent = env.agent_selection
     else:
         obs, info = env.reset(seed=seed)
         for _ in range(prefix):
             obs, _r, term, trunc, info = env.step(policy(obs, info))
             if term or trunc:
-                return
+                return False
     legal = info.get(LEGAL_ACTIONS)
     try:
         if multi:
@@ -354,7 +356,7 @@ def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> None:
         raise CheckFailed(f"garbage action {action[:60]!r} raised {exc!r}") from exc
     _expect(isinstance(obs_after, str), "observation after a garbage action is not a str")
     if legal is not None and action in legal:
-        return
+        return True
     if INVALID_ACTION in after and not after[INVALID_ACTION]:
         # Accepted: it must have been read as one of the listed legal moves (e.g. "[CHECK]" as "check").
         parsed, fmt = after.get(PARSED_ACTION), getattr(env, "answer_format", None)
@@ -363,7 +365,7 @@ def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> None:
                 isinstance(parsed, str) and fmt.wrap(parsed) in legal,
                 f"answer {action[:60]!r} was accepted as {parsed!r}, which is not among the legal moves {legal}",
             )
-        return
+        return True
     _expect(
         after.get(INVALID_ACTION) is True,
         f"garbage action {action[:60]!r} was not flagged {INVALID_ACTION!r}",
@@ -373,6 +375,7 @@ def probe_invalid_action(env: Any, action: str, seed: int, prefix: int) -> None:
         _expect(math.isclose(reward, rule.offender), f"invalid move paid {reward}, the rule says {rule.offender}")
         if rule.ends_game:
             _expect(ended, "an invalid move did not end the game although the rule says it should")
+    return True
 
 
 def _garbage_from_env(env: AECEnv, seed: int) -> Iterator[str]:
@@ -540,7 +543,12 @@ def check_env(
                 probes += [fmt.wrap(f"not {fmt.extract(g)}") for g in seen]
         rng = random.Random(seed)
         for i, action in enumerate(probes):
-            probe_invalid_action(env, action, seed + i, rng.randrange(0, 4))
+            # An episode that ends within the random prefix would leave the answer untried: then try it first thing.
+            if not probe_invalid_action(env, action, seed + i, rng.randrange(0, 4)):
+                _expect(
+                    probe_invalid_action(env, action, seed + i, 0),
+                    f"the episode of seed {seed + i} is over right after reset(), so no answer can be tried",
+                )
         return f"{len(probes)} garbage and out-of-place answers scored, none raised"
 
     run("garbage actions", garbage)

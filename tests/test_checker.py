@@ -282,3 +282,27 @@ def test_check_reports_envs_whose_sandbox_is_missing_apart_from_failures(tmp_pat
     assert (
         out.stdout.startswith("gym_reason/CodeTests-v0: unavailable: ") and "apt-get install bubblewrap" in out.stdout
     )
+
+
+class _OneShotRound(_Countdown):
+    """One answer per episode, read as a number and rounded: round(float("NaN")) raises, a bug the garbage
+    probes must reach although every episode is over after one step (the probes' random prefixes end it)."""
+
+    def step(self, action):
+        answer = self.fmt.extract(action) or ""
+        try:
+            value = float(answer)
+        except ValueError:
+            value = None
+        guess = None if value is None else round(value)
+        won = guess == self.secret
+        info = self._info(**{INVALID_ACTION: guess is None, PARSED_ACTION: answer if guess is not None else None})
+        info[REWARD_COMPONENTS] = {"outcome": float(won)}
+        info[OUTCOME] = Outcome.WIN if won else Outcome.LOSS
+        return "over", float(won), True, False, info
+
+
+def test_garbage_probes_reach_the_env_even_when_episodes_end_within_their_prefix():
+    report = check_env(_OneShotRound, episodes=3)
+    failures = {r.name: r.detail for r in report.failures()}
+    assert list(failures) == ["garbage actions"] and "[NaN]" in failures["garbage actions"], str(report)
