@@ -106,7 +106,7 @@ _SUPERVISE = r"""
 def supervise(pid, marker):
     # Wait for the program and write its exact status to stderr, framed by `marker` (tini reports a
     # signal N as 128 + N, so "exit(137)" and "killed by SIGKILL" would look alike from outside).
-    import signal
+    import _signal as signal  # the C module: `signal` imports enum
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_IGN)
     while True:
