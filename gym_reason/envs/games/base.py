@@ -111,8 +111,9 @@ class Game(abc.ABC):
 
     @property
     def exact_analysis(self) -> bool:
-        """Whether the game tree is small enough to walk in full in well under a second
-        (exact exploitability during training; see :mod:`gym_reason.eval.exploitability`)."""
+        """Whether the game tree is small enough to walk in full in seconds, so exact exploitability
+        can run during training (see :mod:`gym_reason.eval.exploitability`). Kuhn Poker has 12
+        information states, Leduc Hold'em 936, Liar's Dice with one die each 24,576."""
         return False
 
     @abc.abstractmethod
