@@ -33,6 +33,24 @@ continuations from any state.
 
 The ``info`` keys below are the whole vocabulary; an env may add its own keys,
 but never gives one of these names another meaning.
+
+**Action grammars.** Wherever an agent is to act, ``info[ACTION_GRAMMAR]`` holds an
+:class:`ActionGrammar`: the language of the replies the env accepts at this turn, as data a
+grammar engine (llguidance, xgrammar, vLLM's structured outputs) can hold a decoder to. It is
+the *answer language*, what constrained decoding emits: for a game ``[bet]``, not
+``"I hold a king, so [bet]"``. The env's parser reads a superset of it (thinking before the
+answer, since the last marked answer counts; other case and spacing; the written variants a
+game documents), so a model that thinks first is still read, but two promises hold, and the
+checker (:mod:`gym_reason.checker`) tests both ways:
+
+* every string of the grammar, played at that turn, is a valid move (never an invalid one);
+* every string the env scores as an invalid move at that turn lies outside the grammar.
+
+The grammar is declared per turn because it changes with the state (the legal moves, what a
+player holds); envs derive it from their :class:`AnswerFormat` and memoise it with the views
+they render, so declaring it costs a dict entry per step. The key is optional: an env that
+cannot state its replies exactly (a TextArena game, whose parsers are its own) leaves it out,
+and the checker says so; every built-in env of ``gym_reason/`` declares one.
 """
 
 from __future__ import annotations
@@ -40,9 +58,10 @@ from __future__ import annotations
 import copy
 import enum
 import functools
+import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -89,6 +108,10 @@ treat it as read-only (copy it before changing it)."""
 METRICS = "metrics"
 """``dict[str, float]``: facts about the episode that are *not* part of the
 reward (chips won over a match, raw value changes in a negotiation, ...)."""
+
+ACTION_GRAMMAR = "action_grammar"
+""":class:`ActionGrammar`: the language of the valid replies at this turn (see the module docstring),
+present wherever the agent is to act and the env declares one."""
 
 REQUIRED_INFO_KEYS = (ROLE, ACTION_FORMAT, STATE_KEY)
 """Keys every info dict carries whenever the agent is to act."""
@@ -199,6 +222,29 @@ class AnswerFormat:
     def wrap(self, move: str) -> str:
         return f"{self.open}{move}{self.close}"
 
+    @property
+    def reserved(self) -> str:
+        """Characters that free text inside an answer (a message, a final answer) may not hold, so that
+        the answer's end cannot be misread: the closing mark's and the last of the opening mark's.
+
+        >>> AnswerFormat.named("boxed").reserved
+        '{}'
+        """
+        return "".join(sorted(set(self.close) | {self.open[-1]}))
+
+    def choice_grammar(self, moves: Iterable[str]) -> ActionGrammar:
+        """The grammar of a finite set of moves, each written in this format.
+
+        >>> AnswerFormat.named("bracket").choice_grammar(["check", "bet"]).choices
+        ('[check]', '[bet]')
+        """
+        return ActionGrammar.choice(self.wrap(m) for m in moves)
+
+    def lark_grammar(self, move_rules: str) -> ActionGrammar:
+        """The grammar of one answer in this format whose content is the rule ``move`` of ``move_rules``
+        (Lark rules and terminals; see :class:`ActionGrammar`)."""
+        return ActionGrammar.lark(f"start: {lark_literal(self.open)} move {lark_literal(self.close)}\n{move_rules}")
+
     def extract(self, text: str) -> str | None:
         """The content of the last complete answer marker in ``text``, or ``None``."""
         end = text.rfind(self.close)
@@ -220,6 +266,100 @@ ANSWER_FORMATS: Mapping[str, AnswerFormat] = MappingProxyType(
     }
 )
 """The named answer formats (``answer_format="boxed"``, ``--answer-format boxed``)."""
+
+# --------------------------------------------------------------------------- action grammars
+
+
+class GrammarKind(enum.StrEnum):
+    """The four ways an :class:`ActionGrammar` states a language."""
+
+    CHOICE = "choice"
+    """A finite set of strings (a game's legal answers)."""
+    REGEX = "regex"
+    """A regular expression matched against the whole reply (Rust ``regex`` syntax, as the engines use)."""
+    JSON_SCHEMA = "json_schema"
+    """A JSON schema of a JSON reply (a tool call in OpenAI function-calling form:
+    ``{"name": ..., "arguments": {...}}``)."""
+    LARK = "lark"
+    """A context-free grammar in Lark syntax as llguidance reads it: rule ``start`` derives the reply;
+    terminals may be ``"literals"`` or ``/regexes/``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionGrammar:
+    """The language of the valid replies at one turn: ``info[ACTION_GRAMMAR]``.
+
+    Immutable and hashable, so engines can cache what they compile from it. Build one with
+    :meth:`choice`, :meth:`regex`, :meth:`json_schema` or :meth:`lark` (or, from an answer
+    format, :meth:`AnswerFormat.choice_grammar` / :meth:`AnswerFormat.lark_grammar`).
+    :mod:`gym_reason.grammar` compiles it for llguidance, tests membership and samples from it.
+
+    >>> g = ActionGrammar.choice(["[check]", "[bet]"])
+    >>> g.kind, g.choices
+    (<GrammarKind.CHOICE: 'choice'>, ('[check]', '[bet]'))
+    >>> ActionGrammar.json_schema({"type": "integer"}).source
+    '{"type": "integer"}'
+    """
+
+    kind: GrammarKind
+    choices: tuple[str, ...] = ()
+    """The strings of a ``choice`` grammar, in the env's order; empty for the other kinds."""
+    source: str = ""
+    """The regular expression, the JSON schema (as canonical JSON text) or the Lark grammar; empty for ``choice``."""
+
+    def __post_init__(self) -> None:
+        if self.kind is GrammarKind.CHOICE:
+            if not self.choices or not all(isinstance(c, str) for c in self.choices) or self.source:
+                raise ValueError(
+                    f"a choice grammar needs a non-empty tuple of strings and no source, got choices={self.choices!r}, "
+                    f"source={self.source!r}; build it with ActionGrammar.choice([...])"
+                )
+        elif not isinstance(self.source, str) or not self.source or self.choices:
+            raise ValueError(
+                f"a {self.kind} grammar needs a non-empty source string and no choices, got source={self.source!r}; "
+                f"build it with ActionGrammar.{self.kind}(...)"
+            )
+
+    @classmethod
+    def choice(cls, answers: Iterable[str]) -> ActionGrammar:
+        return cls(GrammarKind.CHOICE, choices=tuple(answers))
+
+    @classmethod
+    def regex(cls, pattern: str) -> ActionGrammar:
+        return cls(GrammarKind.REGEX, source=pattern)
+
+    @classmethod
+    def json_schema(cls, schema: Mapping | str) -> ActionGrammar:
+        text = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+        json.loads(text)  # a schema that is not JSON fails here, not in the engine
+        return cls(GrammarKind.JSON_SCHEMA, source=text)
+
+    @classmethod
+    def lark(cls, grammar: str) -> ActionGrammar:
+        return cls(GrammarKind.LARK, source=grammar)
+
+
+def lark_literal(text: str) -> str:
+    """``text`` as a Lark string literal (JSON escapes).
+
+    >>> print(lark_literal("\\boxed{"))
+    "\\boxed{"
+    """
+    return json.dumps(text, ensure_ascii=False)
+
+
+_NOT_WORD = "\\x{0}-\\x{20}\\x{7F}-\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+# Control characters and every character str.split() treats as whitespace (\x1c-\x1f among them).
+
+
+def text_regex(excluded: str = "") -> str:
+    """A regular expression of non-empty free text that reads back unchanged after whitespace is
+    normalised: words of printable characters, none in ``excluded``, joined by single spaces
+    (Rust ``regex`` syntax, as the grammar engines read it).
+    """
+    word = "[^" + _NOT_WORD + "".join(f"\\x{{{ord(c):X}}}" for c in excluded) + "]+"
+    return f"{word}( {word})*"
+
 
 _SPACES = re.compile(r"\s+")
 

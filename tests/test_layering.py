@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gym_reason"
 
 LAYERS = [
     # Bottom to top. A module may import modules of its own layer and of the layers below it, never above.
-    ("core", "registry"),  # the env contracts and the registry of env ids
+    ("core", "registry", "grammar"),  # the env contracts, the registry of env ids, action grammars' engine
     ("sandboxes",),  # running untrusted code, which the code envs need
     ("envs",),  # envs and games (rules, templates, bots): they see only the layers above this line
     ("policy",),  # models, tokenizers, prompts, decoding, scoring, checkpoint I/O

@@ -34,6 +34,7 @@ from pettingzoo import AECEnv
 
 from gym_reason.core import (
     ACTION_FORMAT,
+    ACTION_GRAMMAR,
     LEGAL_ACTIONS,
     METRICS,
     OUTCOME,
@@ -202,6 +203,7 @@ class TextAECEnv(AECEnv):
         self.terminations[agent] = True
         info = self.infos[agent]
         info.pop(LEGAL_ACTIONS, None)
+        info.pop(ACTION_GRAMMAR, None)
         info[OUTCOME] = outcome
         info[REWARD_COMPONENTS] = {component: reward}
         info[METRICS] = metrics
@@ -214,6 +216,7 @@ class TextAECEnv(AECEnv):
             self.truncations[agent] = True
             info = self.infos[agent]
             info.pop(LEGAL_ACTIONS, None)
+            info.pop(ACTION_GRAMMAR, None)
             info[OUTCOME] = Outcome.TRUNCATED
             paid_now = info.get(REWARD_COMPONENTS) if self.rewards[agent] else None
             info[REWARD_COMPONENTS] = {**(paid_now or {}), "truncated": 0.0}

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gym_reason.core import (
+    ACTION_GRAMMAR,
     GAME_OBSERVATION,
     INVALID_ACTION,
     LEGAL_ACTIONS,
     PARSED_ACTION,
     REWARD_COMPONENTS,
     STATE_KEY,
+    ActionGrammar,
     AnswerFormat,
     InvalidMoveRule,
     Outcome,
@@ -66,6 +68,8 @@ class _View:
     """``legal`` in the answer format: ``info[LEGAL_ACTIONS]``."""
     answers: dict[str, str] = field(default_factory=dict)
     """Answers that are exactly a listed legal move, and that move: read without parsing."""
+    grammar: ActionGrammar | None = None
+    """``info[ACTION_GRAMMAR]``: the answers of ``wrapped``, or the game's move grammar in the answer format."""
     results: dict[float | str, str] = field(default_factory=dict)
     """The observation at the usual end of the game, by the player's return (a zero by its repr,
     which keeps its sign)."""
@@ -222,9 +226,22 @@ class GameEnv(TextAECEnv):
             if view.legal != legal:  # the first time the player is to move at this view
                 self._list_moves(view, state, legal)
             info[LEGAL_ACTIONS] = view.wrapped[:]
+        elif view.grammar is None:
+            view.grammar = self._move_grammar(state)
+        info[ACTION_GRAMMAR] = view.grammar
         self._footer = view.footer
         self._answers = view.answers
         self._obs_cache = {} if self._notes[player] else {agent: view.prompt}
+
+    def _move_grammar(self, state: State) -> ActionGrammar:
+        """The grammar of a game whose moves are not listed: its move rules in the answer format."""
+        rules = state.move_grammar(self.answer_format.reserved)
+        if rules is None:
+            raise TypeError(
+                f"{type(state).__name__} lists no moves (Game.finite_actions is False) and its move_grammar() "
+                "returned None; override State.move_grammar to return Lark rules with a 'move' rule"
+            )
+        return self.answer_format.lark_grammar(rules)
 
     def _view(self, state: State, player: int) -> _View:
         """The player's view of ``state``, from the memo or rendered now."""
@@ -250,6 +267,7 @@ class GameEnv(TextAECEnv):
         """Fill in the legal moves of the player to move at ``view``."""
         wrap = self.answer_format.wrap
         view.wrapped = [wrap(m) for m in legal]
+        view.grammar = self.answer_format.choice_grammar(legal)
         view.footer = f"Your legal moves: {', '.join(view.wrapped)}.\n{self._instruction}"
         view.prompt = f"{view.body}\n{view.footer}"
         if type(state).parse_move is _plain_parse_move:  # which reads a listed move as itself
@@ -264,6 +282,7 @@ class GameEnv(TextAECEnv):
         state = self._state
         info = self.infos[agent]
         info.pop(LEGAL_ACTIONS, None)
+        info.pop(ACTION_GRAMMAR, None)
         info.pop(GAME_OBSERVATION, None)
         move = self._answers.get(action)
         if move is None:

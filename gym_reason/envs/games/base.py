@@ -93,6 +93,14 @@ class State(abc.ABC):
         wanted = normalize_move(text)
         return wanted if wanted in legal else None
 
+    def move_grammar(self, reserved: str) -> str | None:
+        """Lark rules whose rule ``move`` derives canonical moves legal here, each of which
+        :meth:`parse_move` reads as itself; free text in them holds no character of ``reserved``
+        (the answer markers'). Games whose moves cannot be listed override it (the env wraps it in
+        its answer format: ``info[ACTION_GRAMMAR]``); ``None`` for listed moves, whose grammar is the list.
+        """
+        return None
+
     def metrics(self, player: int) -> dict[str, float]:
         """Facts about ``player``'s game worth logging that are not part of its return."""
         return {}

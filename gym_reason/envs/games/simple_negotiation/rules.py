@@ -42,6 +42,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from gym_reason.core import lark_literal, text_regex
 from gym_reason.envs.games.base import CHANCE, TERMINAL, Game, State
 
 RESOURCES: tuple[str, ...] = ("wheat", "wood", "sheep", "brick", "ore")
@@ -144,6 +145,62 @@ def parse_offer(body: str) -> tuple[Items, Items] | None:
     return give, get
 
 
+def _range_regex(high: int) -> str:
+    """A regex of the decimal numbers 1..``high`` (``high`` >= 1), without leading zeros.
+
+    >>> _range_regex(7), _range_regex(23)
+    ('[1-7]', '([1-9]|1[0-9]|2[0-3])')
+    """
+    if high < 10:
+        return f"[1-{high}]"
+    if high >= 100:  # never in this game (two players hold at most 50 of a resource), but stay exact
+        return "(" + "|".join(str(n) for n in range(high, 0, -1)) + ")"
+    tens, units = divmod(high, 10)
+    parts = ["[1-9]"]
+    if tens > 1:
+        parts.append("1[0-9]" if tens == 2 else f"[1-{tens - 1}][0-9]")
+    parts.append(f"{tens}[0-{units}]")
+    return "(" + "|".join(parts) + ")"
+
+
+def move_grammar(held: Sequence[int], reserved: str, *, accept: bool, deny: bool) -> str:
+    """Lark rules (rule ``move``) of the canonical moves of a player holding ``held``.
+
+    * ``offer: <give> -> <get>``: each side lists resources in resource order, no resource on
+      both sides, quantities without leading zeros; the give side only resources the player
+      holds, at most as many as it holds; the get side 1 to 999999 of each.
+    * ``talk: <message>``: words of printable characters outside ``reserved``, single spaces.
+    * ``accept`` and ``deny`` where allowed.
+
+    Every string of it is read by :meth:`SimpleNegotiationState.parse_move` as itself (a talk
+    message longer than :data:`MAX_TALK` characters is kept cut). Which resources a side lists
+    is a choice among 3**5 splits, so offers are spelled out per give set, as alternatives.
+    """
+    lines = []
+    for i, name in enumerate(RESOURCES):
+        lines.append(f"get_{name}: /[1-9][0-9]{{0,5}}/ {lark_literal(' ' + name)}")
+        if held[i] > 0:
+            lines.append(f"give_{name}: /{_range_regex(held[i])}/ {lark_literal(' ' + name)}")
+    offers = []
+    owned = [i for i in range(_N) if held[i] > 0]
+    for mask in range(1, 2 ** len(owned)):
+        give = [owned[k] for k in range(len(owned)) if mask >> k & 1]
+        rest = [i for i in range(_N) if i not in give]
+        give_text = ' ", " '.join(f"give_{RESOURCES[i]}" for i in give)
+        # The get side: a non-empty subsequence of ``rest``, written as "its first item, then any of the later ones".
+        gets = []
+        for k, first in enumerate(rest):
+            later = "".join(f' (", " get_{RESOURCES[j]})?' for j in rest[k + 1 :])
+            gets.append(f"get_{RESOURCES[first]}{later}")
+        offers.append(f'{give_text} " -> " ({" | ".join(gets)})')
+    kinds = [f'"talk: " /{text_regex(reserved)}/']
+    if offers:
+        kinds.append('"offer: " offer')
+        lines.append("offer: " + "\n    | ".join(offers))
+    kinds += [lark_literal(word) for word, allowed in ((ACCEPT, accept), (DENY, deny)) if allowed]
+    return "move: " + " | ".join(kinds) + "\n" + "\n".join(lines) + "\n"
+
+
 class SimpleNegotiationState(State):
     __slots__ = (
         "_dealt",
@@ -182,6 +239,15 @@ class SimpleNegotiationState(State):
 
     def legal_actions(self) -> list[str]:
         return []  # offers and messages cannot be listed; see parse_move
+
+    def move_grammar(self, reserved: str) -> str:
+        """The canonical moves legal here, as Lark rules (see :func:`move_grammar`)."""
+        player = self._player
+        pending = self._offer
+        answerable = pending is not None and pending[0] != player
+        return move_grammar(
+            self._qty[player], reserved, deny=answerable, accept=answerable and self._affords(player, pending[2])
+        )
 
     def parse_move(self, text: str) -> str | None:
         parsed = self._parse(text)
