@@ -29,11 +29,13 @@ What the program inside sees and may do:
   (:mod:`gym_reason.sandboxes.cgroup`; bwrap joins it between fork and exec, so everything in
   the sandbox is charged to it), capped at ``Limits.memory_mb``; where no cgroup can be made
   the sandbox warns and :attr:`BwrapSandbox.info` says memory is bounded per process only;
-* **exact exit status**: the interpreter starts the program under a supervisor
-  (:mod:`gym_reason.sandboxes.supervisor`) that reports how it ended on a pipe, so that
-  ``exit(137)`` and death by SIGKILL (both ``137`` from bwrap) are told apart;
-* **wall-clock timeout** from the host: SIGKILL to bwrap, whose pid-1 reaper dies with it,
-  and with pid 1 the kernel kills every process of the pid namespace, daemons included.
+* **exact exit status**: the sandbox's pid 1 is a supervisor (:mod:`gym_reason.sandboxes.supervisor`)
+  that starts the program and reports how it ended on a pipe, so that ``exit(137)`` and death
+  by SIGKILL (both ``137`` from bwrap) are told apart; as the namespace's init it cannot be
+  killed from inside (``kill(-1, SIGKILL)`` spares it, and so a session survives it);
+* **wall-clock timeout** from the host: SIGKILL to bwrap, whose pid 1 (the supervisor, which
+  also reaps orphans) dies with it, and with pid 1 the kernel kills every process of the pid
+  namespace, daemons included; likewise when the program ends and the supervisor exits.
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ class BwrapSandbox(Sandbox):
             "--disable-userns",
             "--die-with-parent",
             "--new-session",
+            "--as-pid-1",  # the supervisor is the pid namespace's init: kill(-1) inside cannot reach it
             "--cap-drop",
             "ALL",
             "--ro-bind",

@@ -164,7 +164,7 @@ class MemoryCgroup:
         self.version = bound.version
         self.path = bound.parent / f"{_PREFIX}{os.getpid()}-{next(_counter)}"
         self.path.mkdir()
-        self.procs_fd = -1
+        self.procs_fd = self._events_fd = -1
         try:
             if self.version == 2:
                 (self.path / "memory.max").write_text(str(limit_bytes))
@@ -177,6 +177,8 @@ class MemoryCgroup:
             # Opened here, by this process: the kernel checks the opener's credentials, so a child that
             # has already dropped to the sandbox uid can still move itself in through this fd.
             self.procs_fd = os.open(self.path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+            events = "memory.events" if self.version == 2 else "memory.oom_control"
+            self._events_fd = os.open(self.path / events, os.O_RDONLY | os.O_CLOEXEC)  # read after every call
         except BaseException:
             self.close()
             raise
@@ -186,21 +188,21 @@ class MemoryCgroup:
         os.write(self.procs_fd, b"0")
 
     def oom_kills(self) -> int:
-        """How many processes the OOM killer killed in this cgroup so far."""
-        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        """How many processes the OOM killer killed in this cgroup so far (0 once it is closed)."""
         with contextlib.suppress(OSError, ValueError):
-            for line in (self.path / name).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
+            for line in os.pread(self._events_fd, 4096, 0).splitlines():
+                key, _, value = line.partition(b" ")
+                if key == b"oom_kill":
                     return int(value)
         return 0
 
     def close(self) -> None:
         """Kill every process left in the cgroup and remove it. Idempotent; a cgroup that cannot be
         removed now is left for :func:`detect` of a later process to remove."""
-        if self.procs_fd >= 0:
-            os.close(self.procs_fd)
-            self.procs_fd = -1
+        for fd in (self.procs_fd, self._events_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.procs_fd = self._events_fd = -1
         if not self.path.exists():
             return
         deadline = time.monotonic() + 2.0

@@ -19,13 +19,15 @@ kernel, never by code running inside it:
   going over gets the container OOM-killed (``ExecResult.killed_by_limit``).
 * ``pids_limit = Limits.processes`` (processes and threads), ``nano_cpus`` (``cpus`` cores at
   most), rlimits ``cpu``, ``fsize``, ``nofile`` from :class:`Limits`, and ``core=0``.
-* ``init=True``: Docker's tini is PID 1, so the program is not, and the kernel's rlimit signals
-  (``SIGXCPU``) reach it as they would on the host. When the program ends, tini ends and the
-  kernel kills everything left in the container.
+* the bootstrap's supervisor is PID 1 (not Docker's tini): the program is its child, so the
+  kernel's rlimit signals (``SIGXCPU``) reach the program as they would on the host, and
+  ``kill(-1)`` inside cannot reach the supervisor. It reaps orphans, reports the program's exact
+  status (exit 137 and SIGKILL told apart) and exits when the program ends; the kernel then kills
+  everything left in the container.
 * the ``none`` log driver: output reaches this process through the attach stream only, never the
   host's disk; at most ``Limits.output_bytes`` per stream is kept, the rest is read and dropped.
-* the wall-clock timeout is enforced from the host (kill, then remove the container); coreutils
-  ``timeout`` inside the container is a backstop should this process die mid-run.
+* the wall-clock timeout is enforced from the host (kill, then remove the container); an alarm of
+  the supervisor inside the container is a backstop should this process die mid-run.
 
 :meth:`DockerSandbox.run` uses a new container each time. Starting one costs about 150 ms, so the
 next run's container is started in the background when a run ends (the *spare*): it waits, with
@@ -79,7 +81,7 @@ PROGRAM = "/tmp/main.py"
 START_DAEMON_HINT = "dockerd --iptables=false --ip-forward=false --bridge=none &"
 
 _BACKSTOP_SECONDS = 5
-"""Grace past the host's timeout before coreutils ``timeout`` inside the container kills the program."""
+"""Grace past the host's timeout before the supervisor inside the container kills the program."""
 _ENVIRONMENT = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -103,18 +105,24 @@ def read_exactly(n, what):
 """Shared head of the in-container scripts below: read a framed message from stdin."""
 
 _SUPERVISE = r"""
-def supervise(pid, marker):
-    # Wait for the program and write its exact status to stderr, framed by `marker` (tini reports a
-    # signal N as 128 + N, so "exit(137)" and "killed by SIGKILL" would look alike from outside).
+def supervise(pid, marker, backstop=None):
+    # The container's init (pid 1: kill(-1) inside cannot reach it): wait for the program, then write
+    # its exact status to stderr, framed by `marker` (a plain status reports signal N as 128 + N, so
+    # "exit(137)" and "killed by SIGKILL" would look alike from outside), and exit, which ends the
+    # container and everything left in it.
     import _signal as signal  # the C module: `signal` imports enum
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_IGN)
-    while True:
+    if backstop:  # should the host die mid-run, the program still ends `backstop` seconds in
+        signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, signal.SIGKILL))
+        signal.alarm(backstop)
+    while True:  # as the container's init, reap orphans too
         try:
-            _, status = os.waitpid(pid, 0)
-            break
+            died, status = os.waitpid(-1, 0)
         except InterruptedError:
             continue
+        if died == pid:
+            break
     if os.WIFSIGNALED(status):
         report, code = "signal %d" % os.WTERMSIG(status), 128 + os.WTERMSIG(status)
     else:
@@ -127,10 +135,10 @@ def supervise(pid, marker):
 
 # Waits for "<8-byte length><JSON {code, files, backstop, seccomp, marker}>" on stdin, writes the files
 # under /tmp, loads the seccomp filter (base64 of the BPF program), then forks: the child becomes
-# `timeout -s KILL <backstop> python3 /tmp/main.py`, whose stdin is what follows the request: the
-# caller's `stdin`; the parent reports its status (see _SUPERVISE). Nothing of the caller's runs before
-# the request, so a container started ahead of time and left waiting here (the spare) is as fresh as a
-# new one.
+# `python3 /tmp/main.py`, whose stdin is what follows the request: the caller's `stdin`; the parent
+# reports its status and kills it after `backstop` seconds (see _SUPERVISE). Nothing of the caller's
+# runs before the request, so a container started ahead of time and left waiting here (the spare) is
+# as fresh as a new one.
 _RUN_BOOTSTRAP = (
     _READ_EXACTLY
     + seccomp.LOADER
@@ -148,8 +156,8 @@ with open(sys.argv[1], "w", encoding="utf-8") as f:
 _load_seccomp(base64.b64decode(request["seccomp"]))
 pid = os.fork()
 if pid == 0:
-    os.execvp("timeout", ["timeout", "-s", "KILL", str(request["backstop"]), sys.executable, sys.argv[1]])
-supervise(pid, base64.b64decode(request["marker"]))
+    os.execv(sys.executable, [sys.executable, sys.argv[1]])
+supervise(pid, base64.b64decode(request["marker"]), request["backstop"])
 """
 )
 _RUN_COMMAND = ["python3", "-c", _RUN_BOOTSTRAP, PROGRAM]
@@ -339,7 +347,7 @@ class _ContainerProcess:
 
     ``stdin`` writes to the container's stdin, ``stdout``/``stderr`` are pipes fed by a thread that
     demultiplexes the attach stream, ``poll``/``wait``/``returncode`` report the container's exit
-    status (``128 + N`` for a signal, as tini reports it). So code written for subprocesses
+    status (``128 + N`` for a signal, as the supervisor exits with). So code written for subprocesses
     (:func:`~gym_reason.sandboxes.process.collect_output`, :class:`ReplSession`) drives containers as is.
     """
 
@@ -537,7 +545,7 @@ class DockerSandbox(Sandbox):
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             ulimits=ulimits,
-            init=True,
+            init=False,  # the bootstrap's supervisor is pid 1 (see _SUPERVISE)
             log_config=docker.types.LogConfig(type="none"),
             oom_score_adj=1000,  # if the host itself runs out of memory, sandboxes die first
         )
@@ -619,9 +627,9 @@ class DockerSandbox(Sandbox):
         """Run ``code`` as ``python3 /tmp/main.py`` in a fresh container; ``files`` are written under /tmp first.
 
         ``exit_code`` is negative for a signal: the bootstrap waits for the program and reports its exact
-        status (exit 137 reads 137, SIGKILL reads -9); only if the program killed the bootstrap too is
-        tini's ``128 + N`` read as a signal. ``killed_by_limit``: the memory cgroup OOM-killed it, an rlimit
-        signal ended it, or its last traceback line names a limit error (``MemoryError``, ``EFBIG``...).
+        status (exit 137 reads 137, SIGKILL reads -9); without a report (the container was killed) the
+        container's ``128 + N`` reads as a signal. ``killed_by_limit``: the memory cgroup OOM-killed it,
+        an rlimit signal ended it, or its last traceback line names a limit error (``MemoryError``...).
         """
         if timeout <= 0:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
@@ -652,7 +660,7 @@ class DockerSandbox(Sandbox):
             if not timed_out:
                 status = proc.wait(10.0)
                 exit_code = proc.reported_status()
-                if exit_code is None:  # the supervisor was killed too: tini's status, 128 + N read as a signal
+                if exit_code is None:  # no report (the container was killed): 128 + N read as a signal
                     exit_code = exit_status(status, shell_style=True)
             return process_result(
                 out,

@@ -175,7 +175,7 @@ def exit_status(returncode: int | None, *, shell_style: bool) -> int | None:
     """The program's status as :mod:`subprocess` reports it (negative for a signal).
 
     ``shell_style``: the status came through a supervisor that reports a signal as ``128 + signo``
-    (bwrap and tini do); such codes are read as signals, so a program that itself exits with 137 reads
+    (bwrap and docker's init do); such codes are read as signals, so a program that itself exits with 137 reads
     as -9. Backends use this only when the exact status (:func:`read_reported_status`) is missing.
     """
     if returncode is None or not shell_style:

@@ -115,11 +115,12 @@ class ReplSession(Session):
         oom_kills: Callable[[subprocess.Popen[bytes]], int] | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        """``shell_style_status``: the process reports a signal as ``128 + signo`` (bwrap, tini).
+        """``shell_style_status``: the process reports a signal as ``128 + signo`` (bwrap, docker).
         ``reported_status``: the exact status of a crashed interpreter (negative for a signal), when the
         sandbox knows it (bwrap's supervisor); ``None`` falls back to the process's own status.
-        ``oom_kills``: how many processes the sandbox's memory cgroup has OOM-killed so far (a call during
-        which it grows ended at the memory limit).
+        ``oom_kills``: how many processes the sandbox's memory cgroup has OOM-killed so far; read once after
+        each call, and a call after which it has grown reports ``killed_by_limit`` (a kill of a background
+        process between two calls is reported with the second).
         ``on_close``: called once after the last sandbox is killed (to remove a work directory, say)."""
         self._spawn = spawn
         self._kill = kill
@@ -132,6 +133,7 @@ class ReplSession(Session):
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: _Reader | None = None
         self._closed = False
+        self._ooms_seen = 0
         self.restarts = 0
         self.last_restart_cause = None
         try:
@@ -145,7 +147,7 @@ class ReplSession(Session):
     def _start(self) -> None:
         proc = self._spawn()
         assert proc.stdin is not None and proc.stdout is not None
-        self._proc, self._reader = proc, _Reader(proc.stdout.fileno())
+        self._proc, self._reader, self._ooms_seen = proc, _Reader(proc.stdout.fileno()), 0
         try:
             ready = self._reader.read_header(time.monotonic() + STARTUP_TIMEOUT)
         except (TimeoutError, _ProtocolError, struct.error) as error:
@@ -204,7 +206,6 @@ class ReplSession(Session):
             deadline = start + timeout
             output = {"stdout": bytearray(), "stderr": bytearray()}
             request = json.dumps({"code": code}).encode()
-            ooms = self._oom_kills(self._proc) if self._oom_kills is not None else 0
             try:
                 self._proc.stdin.write(struct.pack(">I", len(request)) + request)
                 self._proc.stdin.flush()
@@ -216,26 +217,28 @@ class ReplSession(Session):
                     kept = output[stream]
                     kept += chunk[: max(0, self._limits.output_bytes - len(kept))]
             except TimeoutError:
-                return self._restart(start, output, ooms, timed_out=True, why=f"timed out after {timeout:g}s")
+                return self._restart(start, output, timed_out=True, why=f"timed out after {timeout:g}s")
             except (_ProtocolError, BrokenPipeError, struct.error) as error:
-                return self._restart(start, output, ooms, timed_out=False, why=f"the interpreter stopped ({error})")
+                return self._restart(start, output, timed_out=False, why=f"the interpreter stopped ({error})")
             exit_code = header.get("exit_code")
             return ExecResult(
                 stdout=output["stdout"].decode(errors="replace"),
                 stderr=output["stderr"].decode(errors="replace"),
                 exit_code=exit_code if isinstance(exit_code, int) else 1,
                 timed_out=False,
-                killed_by_limit=bool(header.get("limit")) or self._oom_killed_since(ooms),
+                killed_by_limit=self._oom_killed() or bool(header.get("limit")),
                 wall_time=time.monotonic() - start,
                 truncated=bool(header.get("truncated")),
             )
 
-    def _oom_killed_since(self, ooms: int) -> bool:
-        return self._oom_kills is not None and self._proc is not None and self._oom_kills(self._proc) > ooms
+    def _oom_killed(self) -> bool:
+        """Whether the sandbox's memory cgroup OOM-killed a process since the last look (one read per call)."""
+        if self._oom_kills is None or self._proc is None:
+            return False
+        seen, self._ooms_seen = self._ooms_seen, self._oom_kills(self._proc)
+        return self._ooms_seen > seen
 
-    def _restart(
-        self, start: float, output: dict[str, bytearray], ooms: int, *, timed_out: bool, why: str
-    ) -> ExecResult:
+    def _restart(self, start: float, output: dict[str, bytearray], *, timed_out: bool, why: str) -> ExecResult:
         """Kill the sandbox after a failed call, start a fresh one, and report the call with what it printed."""
         proc = self._proc
         assert proc is not None
@@ -247,7 +250,7 @@ class ReplSession(Session):
             exit_code = (
                 reported if reported is not None else exit_status(proc.returncode, shell_style=self._shell_style)
             )
-        oom_killed = self._oom_killed_since(ooms)
+        oom_killed = self._oom_killed()
         self._stop()
         if died_alone and exit_code is not None and exit_code < 0:
             why = f"the interpreter was killed by a signal{signal_note(exit_code)}"

@@ -1,15 +1,18 @@
 """The first process inside a bwrap sandbox: it runs the program and tells the host exactly how it ended.
 
-Started as ``python3 supervisor.py STATUS_FD SCRIPT [ARGS...]``; standard library only, it runs
-*inside* the sandbox and never imports gym_reason. It forks: the child becomes the program (it runs
-``SCRIPT`` as ``__main__`` in the interpreter already started, as ``python3 SCRIPT ARGS...`` would,
-so no second interpreter start), and the parent waits for it and writes one line to ``STATUS_FD``
-(a pipe to the host that the program never holds): ``exit N`` or ``signal N``.
+Started as ``python3 supervisor.py STATUS_FD SCRIPT [ARGS...]`` as the pid namespace's init
+(``bwrap --as-pid-1``); standard library only, it runs *inside* the sandbox and never imports
+gym_reason. It forks: the child becomes the program (it runs ``SCRIPT`` as ``__main__`` in the
+interpreter already started, as ``python3 SCRIPT ARGS...`` would, so no second interpreter start),
+and the parent reaps every process that ends (orphans come to pid 1) until the program ends, then
+writes one line to ``STATUS_FD`` (a pipe to the host that the program never holds), ``exit N`` or
+``signal N``, and exits, which makes the kernel kill whatever is left in the namespace.
 
 Why: bubblewrap reports a program killed by signal N as exit status ``128 + N``, so "the program
-called ``exit(137)``" and "the kernel killed it with SIGKILL" look alike from outside. Without the
-line (the program killed the supervisor too, with ``kill(-1, SIGKILL)``) the host falls back to
-bubblewrap's status and reads 129-192 as signals.
+called ``exit(137)``" and "the kernel killed it with SIGKILL" look alike from outside. Being init,
+the supervisor cannot be killed from inside (the kernel drops signals to a namespace's init that
+it has no handler for, and ``kill(-1)`` skips it). Without the line (the host killed the sandbox)
+the host falls back to bubblewrap's status and reads 129-192 as signals.
 """
 
 import os
@@ -57,12 +60,13 @@ def _supervise(pid, status_fd):
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # hold none of the program's pipes: the host sees them close when the program ends
         os.dup2(devnull, fd)
-    while True:
+    while True:  # as init, reap orphans too, so that they do not pile up as zombies
         try:
-            _, status = os.waitpid(pid, 0)
-            break
+            died, status = os.waitpid(-1, 0)
         except InterruptedError:
             continue
+        if died == pid:
+            break
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         report, code = f"signal {sig}", 128 + sig

@@ -390,3 +390,18 @@ def test_pool_reuses_resets_and_closes(sandbox: BwrapSandbox) -> None:
     with pytest.raises(RuntimeError, match="closed"):
         pool.acquire()
     assert sandbox.run("print('still usable')").ok  # the pool did not own the sandbox
+
+
+def test_kill_everything_spares_the_supervisor_and_the_session(sandbox: BwrapSandbox) -> None:
+    # The supervisor is the namespace's init: kill(-1, SIGKILL) inside reaches neither it nor the caller.
+    kill_all = (
+        "import os, signal, subprocess\nchild = subprocess.Popen(['sleep', '30'])\n"
+        "os.kill(-1, signal.SIGKILL)\nprint('SURVIVED', child.wait(), flush=True)\n"
+    )
+    with sandbox.session() as session:
+        session.run("x = 41")
+        result = session.run(kill_all)
+        assert result.stdout == "SURVIVED -9\n" and session.restarts == 0, result
+        assert session.run("print(x + 1)").stdout == "42\n"
+    result = sandbox.run(kill_all + "os._exit(137)")
+    assert (result.stdout, result.exit_code) == ("SURVIVED -9\n", 137), result

@@ -317,3 +317,47 @@ def battery_host() -> Iterator[HostContext]:
 @pytest.mark.parametrize("hostile", BATTERY, ids=lambda hostile: hostile.name)
 def test_battery(hostile, mode: str, battery_sandbox: DockerSandbox, battery_host: HostContext) -> None:
     run_hostile(hostile, battery_sandbox, battery_host, mode=mode)
+
+
+def test_kill_everything_spares_the_supervisor_and_the_session(sandbox: DockerSandbox) -> None:
+    # The bootstrap's supervisor is the container's pid 1: kill(-1, SIGKILL) inside reaches neither it nor the caller.
+    kill_all = (
+        "import os, signal, subprocess\nchild = subprocess.Popen(['sleep', '30'])\n"
+        "os.kill(-1, signal.SIGKILL)\nprint('SURVIVED', child.wait(), flush=True)\n"
+    )
+    with sandbox.session() as session:
+        session.run("x = 41")
+        result = session.run(kill_all)
+        assert result.stdout == "SURVIVED -9\n" and session.restarts == 0, result
+        assert session.run("print(x + 1)").stdout == "42\n"
+    result = sandbox.run(kill_all + "os._exit(137)")
+    assert (result.stdout, result.exit_code) == ("SURVIVED -9\n", 137), result
+
+
+def test_backstop_ends_the_program_without_the_host(sandbox: DockerSandbox) -> None:
+    # Should this process die mid-run, the supervisor inside still kills the program `backstop` seconds in.
+    import base64
+    import json
+    import struct
+
+    from gym_reason.sandboxes.docker_backend import _RUN_COMMAND
+
+    proc = sandbox._start(_RUN_COMMAND, session=False)
+    try:
+        request = {
+            "code": "import time\nprint('started', flush=True)\ntime.sleep(60)",
+            "files": {},
+            "backstop": 1,
+            "seccomp": base64.b64encode(sandbox._seccomp).decode(),
+            "marker": base64.b64encode(proc.expect_status()).decode(),
+        }
+        payload = json.dumps(request).encode()
+        proc.write_stdin_and_close(struct.pack(">Q", len(payload)) + payload)
+        start = time.monotonic()
+        proc.wait(20)  # nobody kills it from here
+        assert time.monotonic() - start < 10
+        assert proc.reported_status() == -9
+    finally:
+        proc.remove()
+        proc.stdout.close()
+        proc.stderr.close()
