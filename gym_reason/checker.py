@@ -9,8 +9,10 @@ agent order, reward accumulation, termination/truncation bookkeeping, dead
 steps, seeding. Then, for both kinds, our own: same seed and same actions give
 the same transcript, the contract's info keys are there, garbage answers never
 raise and are scored as invalid moves, every episode ends within its turn
-limit, and an env with ``snapshot()``/``restore()`` replays a continuation
-identically after a restore.
+limit, an env with ``snapshot()``/``restore()`` replays a continuation
+identically after a restore, and the env's parser agrees with the action grammar it
+declares (``info[ACTION_GRAMMAR]``), both ways: every string sampled from the grammar is
+a valid move, and no garbage answer the env scores invalid lies inside the grammar.
 
 Every line of a report is ``ok`` (the check ran and held), ``FAIL`` or ``n/a``
 (the check does not apply to this env, and says why: it is not a pass). An env
@@ -32,7 +34,9 @@ from typing import Any
 import gymnasium
 from pettingzoo import AECEnv
 
+from gym_reason import grammar as grammar_engine
 from gym_reason.core import (
+    ACTION_GRAMMAR,
     AFTER_ACTION_INFO_KEYS,
     INVALID_ACTION,
     LEGAL_ACTIONS,
@@ -40,6 +44,7 @@ from gym_reason.core import (
     PARSED_ACTION,
     REQUIRED_INFO_KEYS,
     REWARD_COMPONENTS,
+    ActionGrammar,
     InvalidMoveRule,
     Outcome,
 )
@@ -391,6 +396,105 @@ def _garbage_from_env(env: AECEnv, seed: int) -> Iterator[str]:
     yield from sorted(seen)
 
 
+def _garbage_probes(env: Any, seed: int, multi: bool) -> list[str]:
+    """:data:`GARBAGE_ACTIONS`, and for a game the answers legal elsewhere and near misses of them."""
+    probes = list(GARBAGE_ACTIONS)
+    fmt = getattr(env, "answer_format", None)
+    if multi:
+        seen = list(_garbage_from_env(env, seed))
+        probes += seen
+        if fmt is not None:
+            probes += [fmt.wrap(f"{fmt.extract(g)}x") for g in seen]
+            probes += [fmt.wrap(f"not {fmt.extract(g)}") for g in seen]
+    return probes
+
+
+# --------------------------------------------------------------------------- action grammars
+
+NO_GRAMMAR = (
+    f"the env declares no action grammar (info[{ACTION_GRAMMAR!r}] is absent where an agent acts). It is "
+    "optional for third-party envs, but without it no decoder can be held to the env's replies "
+    "(constrained decoding); declare one as README 'Action grammars' shows. Every gym_reason/ env declares one."
+)
+GRAMMAR_POINTS = (0, 1, 2, 3)
+"""Moves of random play after which the grammar is checked, in each of :data:`GRAMMAR_EPISODES` episodes."""
+GRAMMAR_EPISODES = {True: 3, False: 1}
+GRAMMAR_SAMPLES = {True: 8, False: 2}
+"""Episodes, and random strings drawn per checked turn from a grammar that is not a finite set (all of a
+finite set are played), by multi-agent or not: a single-agent task's replies may run code in a sandbox
+(~0.15 s each), so it gets 8 drawn replies, a game up to 96."""
+
+
+def _declares_grammar(env: Any, seed: int, multi: bool) -> bool:
+    """Whether the info of the first turn holds an action grammar (``True`` if that raises: the check then
+    reports the error, or the missing sandbox)."""
+    try:
+        _live, _obs, info = _play_prefix(env, seed, default_policy(env, seed), 0, multi)
+    except Exception:
+        return True
+    return ACTION_GRAMMAR in info
+
+
+def _reply_verdict(env: Any, seed: int, moves: int, multi: bool, text: str) -> str | None:
+    """Replay the turn after ``moves`` moves of seed ``seed`` and answer ``text``: ``None`` if it was read
+    as a valid move, else why not."""
+    _live, _obs, info = _play_prefix(env, seed, default_policy(env, seed), moves, multi)
+    legal = info.get(LEGAL_ACTIONS)
+    if multi:
+        agent = env.agent_selection
+        env.step(text)
+        after = env.infos[agent]
+    else:
+        after = env.step(text)[4]
+    parsed = after.get(PARSED_ACTION)
+    if after.get(INVALID_ACTION) is not False or parsed is None:
+        return f"scored invalid ({INVALID_ACTION}={after.get(INVALID_ACTION)!r}, {PARSED_ACTION}={parsed!r})"
+    fmt = getattr(env, "answer_format", None)
+    if legal is not None and fmt is not None and fmt.wrap(parsed) not in legal:
+        return f"read as {parsed!r}, which is not among the legal moves {legal}"
+    return None
+
+
+def _check_action_grammar(env: Any, seed: int, multi: bool) -> str:
+    """Both ways, at the turns after :data:`GRAMMAR_POINTS` random moves: every string drawn from the declared
+    grammar (all of a finite set) is a valid move there, and every garbage answer that lies inside the grammar is
+    too (so every garbage answer the env scores invalid is outside it). Each answer is played on the same env,
+    replayed to that turn (the determinism check holds replays to the same state)."""
+    probes = _garbage_probes(env, seed, multi)
+    rng = random.Random(seed)
+    turns = drawn = inside = 0
+    kinds: set[str] = set()
+    for episode in range(GRAMMAR_EPISODES[multi]):
+        episode_seed = seed + episode
+        for moves in GRAMMAR_POINTS:
+            live, _obs, info = _play_prefix(env, episode_seed, default_policy(env, episode_seed), moves, multi)
+            if not live:
+                break
+            where = f"at the turn after {moves} random moves of seed {episode_seed}"
+            grammar = info.get(ACTION_GRAMMAR)
+            _expect(grammar is not None, f"info lacks {ACTION_GRAMMAR!r} {where}, though the env declares it elsewhere")
+            _expect(
+                isinstance(grammar, ActionGrammar),
+                f"info[{ACTION_GRAMMAR!r}] is a {type(grammar).__name__}, not an ActionGrammar, {where}",
+            )
+            turns += 1
+            kinds.add(str(grammar.kind))
+            for text in grammar_engine.sample(grammar, rng, GRAMMAR_SAMPLES[multi], max_bytes=120):
+                why = _reply_verdict(env, episode_seed, moves, multi, text)
+                _expect(why is None, f"{text[:200]!r} is in the declared {grammar.kind} grammar {where}, but {why}")
+                drawn += 1
+            for probe in probes:
+                if grammar_engine.accepts(grammar, probe):
+                    why = _reply_verdict(env, episode_seed, moves, multi, probe)
+                    _expect(why is None, f"garbage {probe[:200]!r} lies inside the declared grammar {where}, but {why}")
+                    inside += 1
+    _expect(turns > 0, "no turn of random play could be checked: every episode ended at once")
+    return (
+        f"{turns} turns ({', '.join(sorted(kinds))}): {drawn} strings drawn from the grammar all valid moves; "
+        f"{len(probes)} garbage answers at each turn, inside the grammar (and valid) {inside} times, else outside"
+    )
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -533,14 +637,7 @@ def check_env(
     run("determinism", determinism)
 
     def garbage() -> str:
-        probes = list(GARBAGE_ACTIONS)
-        fmt = getattr(env, "answer_format", None)
-        if multi:
-            seen = list(_garbage_from_env(env, seed))
-            probes += seen
-            if fmt is not None:
-                probes += [fmt.wrap(f"{fmt.extract(g)}x") for g in seen]
-                probes += [fmt.wrap(f"not {fmt.extract(g)}") for g in seen]
+        probes = _garbage_probes(env, seed, multi)
         rng = random.Random(seed)
         for i, action in enumerate(probes):
             # An episode that ends within the random prefix would leave the answer untried: then try it first thing.
@@ -552,6 +649,12 @@ def check_env(
         return f"{len(probes)} garbage and out-of-place answers scored, none raised"
 
     run("garbage actions", garbage)
+
+    grammar_check = "action grammar (sampled strings are valid moves, invalid garbage is outside it)"
+    if _declares_grammar(env, seed, multi):
+        run(grammar_check, lambda: _check_action_grammar(env, seed, multi))
+    elif report.unavailable is None:
+        report.results.append(CheckResult(grammar_check, NOT_APPLICABLE, NO_GRAMMAR))
 
     if hasattr(env, "snapshot") and hasattr(env, "restore"):
         run("snapshot/restore", lambda: _check_snapshots(env, seed, multi, 10 * (max_turns or 1000)))

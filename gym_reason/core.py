@@ -305,7 +305,7 @@ class ActionGrammar:
     choices: tuple[str, ...] = ()
     """The strings of a ``choice`` grammar, in the env's order; empty for the other kinds."""
     source: str = ""
-    """The regular expression, the JSON schema (as canonical JSON text) or the Lark grammar; empty for ``choice``."""
+    """The regular expression, the JSON schema (as JSON text, key order kept) or the Lark grammar; empty for ``choice``."""
 
     def __post_init__(self) -> None:
         if self.kind is GrammarKind.CHOICE:
@@ -330,7 +330,8 @@ class ActionGrammar:
 
     @classmethod
     def json_schema(cls, schema: Mapping | str) -> ActionGrammar:
-        text = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+        # Key order is kept: engines emit an object's properties in the schema's order.
+        text = schema if isinstance(schema, str) else json.dumps(schema)
         json.loads(text)  # a schema that is not JSON fails here, not in the engine
         return cls(GrammarKind.JSON_SCHEMA, source=text)
 
@@ -352,13 +353,26 @@ _NOT_WORD = "\\x{0}-\\x{20}\\x{7F}-\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\
 # Control characters and every character str.split() treats as whitespace (\x1c-\x1f among them).
 
 
+def word_char_regex(excluded: str = "") -> str:
+    """A regex character class of the printable characters outside ``excluded``: no control character,
+    nothing ``str.split()`` treats as whitespace (Rust ``regex`` syntax, as the grammar engines read it)."""
+    return "[^" + _NOT_WORD + "".join(f"\\x{{{ord(c):X}}}" for c in excluded) + "]"
+
+
 def text_regex(excluded: str = "") -> str:
-    """A regular expression of non-empty free text that reads back unchanged after whitespace is
-    normalised: words of printable characters, none in ``excluded``, joined by single spaces
-    (Rust ``regex`` syntax, as the grammar engines read it).
-    """
-    word = "[^" + _NOT_WORD + "".join(f"\\x{{{ord(c):X}}}" for c in excluded) + "]+"
+    """A regex of non-empty free text that reads back unchanged after whitespace is normalised:
+    words of :func:`word_char_regex` characters joined by single spaces."""
+    word = word_char_regex(excluded) + "+"
     return f"{word}( {word})*"
+
+
+def regex_literal(text: str) -> str:
+    """A regex that matches exactly ``text``: every character but ASCII letters and digits escaped.
+
+    >>> print(regex_literal("[a]"))
+    \\x{5B}a\\x{5D}
+    """
+    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):X}}}" for c in text)
 
 
 _SPACES = re.compile(r"\s+")

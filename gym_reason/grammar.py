@@ -22,7 +22,7 @@ import random
 
 import llguidance
 
-from gym_reason.core import ActionGrammar, GrammarKind
+from gym_reason.core import ActionGrammar, GrammarKind, regex_literal
 
 _END = 256  # the byte tokenizer's end-of-text token
 
@@ -45,11 +45,6 @@ def byte_tokenizer() -> llguidance.LLTokenizer:
     return llguidance.LLTokenizer(llguidance.TokenizerWrapper(_ByteTokens()))
 
 
-def _regex_literal(text: str) -> str:
-    """``text`` as a regex that matches exactly it: every character not a letter or digit escaped."""
-    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):X}}}" for c in text)
-
-
 @functools.lru_cache(maxsize=4096)
 def engine_grammar(grammar: ActionGrammar) -> str:
     """The grammar as llguidance's ``LLMatcher`` takes it (a finite set becomes a regex of alternatives).
@@ -60,7 +55,7 @@ def engine_grammar(grammar: ActionGrammar) -> str:
     if not isinstance(grammar, ActionGrammar):
         raise TypeError(f"expected an ActionGrammar, got {type(grammar).__name__}: {grammar!r}")
     if grammar.kind is GrammarKind.CHOICE:
-        text = llguidance.LLMatcher.grammar_from_regex("|".join(map(_regex_literal, grammar.choices)))
+        text = llguidance.LLMatcher.grammar_from_regex("|".join(map(regex_literal, grammar.choices)))
     elif grammar.kind is GrammarKind.REGEX:
         text = llguidance.LLMatcher.grammar_from_regex(grammar.source)
     elif grammar.kind is GrammarKind.JSON_SCHEMA:
@@ -101,6 +96,31 @@ def accepts(grammar: ActionGrammar, text: str) -> bool:
     return m.is_accepting()
 
 
+CLOSING_BYTES = b'\n`"]})0a '
+"""The bytes a walk that is out of length may close with: what ends code fences, JSON, lists, answers."""
+CLOSING_DEPTH = 5
+
+
+def _closing(m: llguidance.LLMatcher) -> bytes | None:
+    """The shortest bytes of :data:`CLOSING_BYTES` that make the text of matcher ``m`` whole (breadth first)."""
+    if m.is_accepting():
+        return b""
+    frontier = [(m, b"")]
+    for _ in range(CLOSING_DEPTH):
+        grown = []
+        for node, path in frontier:
+            mask = node.compute_bitmask()
+            for byte in CLOSING_BYTES:
+                if mask[byte >> 3] >> (byte & 7) & 1:
+                    child = node.deep_copy()
+                    child.consume_token(byte)
+                    if child.is_accepting():
+                        return path + bytes([byte])
+                    grown.append((child, path + bytes([byte])))
+        frontier = grown
+    return None
+
+
 def sample(
     grammar: ActionGrammar, rng: random.Random, count: int, *, stop: float = 0.3, max_bytes: int = 400
 ) -> list[str]:
@@ -108,9 +128,10 @@ def sample(
     is at least its size).
 
     A string grows one allowed byte at a time, uniformly among the bytes the grammar allows next;
-    where the text so far is already a whole string it stops with probability ``stop`` (always
-    once ``max_bytes`` is reached). A walk that reaches ``max_bytes + 200`` bytes without being
-    whole is dropped and drawn again.
+    where the text so far is already a whole string it stops with probability ``stop``. Once it
+    has ``max_bytes`` bytes it ends at the next point where it is whole, or by the shortest closing
+    of at most :data:`CLOSING_DEPTH` bytes of :data:`CLOSING_BYTES` (a random walk rarely writes
+    the closing fence of a code block by chance); a walk that finds none is dropped and drawn again.
 
     Raises:
         ValueError: no whole string could be drawn in ``20 * count`` walks.
@@ -129,9 +150,14 @@ def sample(
             if accepting and (len(out) >= max_bytes or rng.random() < stop):
                 found.append(out.decode("utf-8"))
                 break
+            if len(out) >= max_bytes:
+                tail = _closing(m)
+                if tail is not None:
+                    found.append((out + tail).decode("utf-8"))
+                break
             mask = m.compute_bitmask()
             allowed = [b for b in range(256) if mask[b >> 3] >> (b & 7) & 1]
-            if not allowed or len(out) >= max_bytes + 200:
+            if not allowed:
                 if accepting:
                     found.append(out.decode("utf-8"))
                 break
@@ -141,6 +167,6 @@ def sample(
     if len(found) < count:
         raise ValueError(
             f"drew only {len(found)} of {count} whole strings of this {grammar.kind} grammar in {20 * count} walks "
-            f"of at most {max_bytes + 200} bytes: {grammar.source[:300] or grammar.choices[:20]}"
+            f"of about {max_bytes} bytes: {grammar.source[:300] or grammar.choices[:20]}"
         )
     return found

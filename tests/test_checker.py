@@ -38,6 +38,9 @@ def test_every_registered_env_passes(env_id):
         sandbox_missing("bwrap", report.unavailable)  # the code envs' default sandbox
     assert report.ok, str(report)
     assert sum(r.passed for r in report.results) >= 6
+    if env_id.startswith("gym_reason/"):  # every built-in env declares its action grammar, and its parser agrees
+        (grammar,) = [r for r in report.results if r.name.startswith("action grammar")]
+        assert grammar.passed, str(report)
 
 
 @pytest.mark.parametrize(

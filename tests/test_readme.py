@@ -41,6 +41,8 @@ def test_add_your_own_environment_blocks_run_and_pass_the_checker(readme_envs):
     assert nim.ok, str(nim)
     task = check_env("my_tasks/GuessNumber-v0")
     assert task.ok, str(task)
+    for report in (nim, task):  # both declare an action grammar (the game by itself), and their parsers agree
+        assert any(r.name.startswith("action grammar") and r.passed for r in report.results), str(report)
     # The game plays by its rules: taking the last stone wins.
     env = gym_reason.make("nim", stones=3)
     env.reset(seed=0)

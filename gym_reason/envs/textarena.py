@@ -29,6 +29,13 @@ What the adapter adds on top of TextArena, and why:
   adapter reports them as ``info[INVALID_ACTION]`` and, when they end the game, as
   ``Outcome.FORFEIT`` for the offender. An exception TextArena raises on strange model
   text becomes an invalid move of that player, never an error of the caller.
+* **No action grammar** (``info[ACTION_GRAMMAR]`` is absent; the checker reports ``n/a``).
+  TextArena's only shared format is "a move in square brackets"; which moves are legal, and
+  how the bracketed text is read, is each game's own code (a regex per game, often only
+  checked against the state after the move is taken, with no list of legal moves to read).
+  A grammar of any bracketed text would break the contract's promise that every string of it
+  is a valid move, so none is declared rather than a wrong one; the native games of
+  :mod:`gym_reason.envs.games` (Kuhn Poker, Tic-Tac-Toe, Liar's Dice, ...) declare theirs.
 """
 
 from __future__ import annotations

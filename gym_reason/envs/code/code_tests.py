@@ -6,7 +6,8 @@ statement, the function's signature and one or two example calls. The model answ
 tests in a fresh sandbox (:func:`~gym_reason.envs.code.harness.run_tests`: one program per
 submission, each test call under its own timeout) and the next observation lists the first
 failures, expected against got. A reply without a code block is an invalid action: it is
-flagged, reported, and spends a turn.
+flagged, reported, and spends a turn. ``info[ACTION_GRAMMAR]`` is one block
+(:func:`~gym_reason.envs.code.replies.code_block_grammar`).
 
 Reward: the fraction of hidden tests passed, paid as progress. Each step pays the
 improvement of the best fraction so far (component ``tests_passed``; never negative), so an
@@ -25,6 +26,7 @@ from typing import Any, ClassVar
 
 from gym_reason.core import (
     ACTION_FORMAT,
+    ACTION_GRAMMAR,
     INVALID_ACTION,
     METRICS,
     OUTCOME,
@@ -39,7 +41,7 @@ from gym_reason.core import (
 from gym_reason.envs.code.episodes import SandboxTask
 from gym_reason.envs.code.harness import TestReport, call_text, run_tests, short_repr
 from gym_reason.envs.code.problems import PROBLEMS, Problem
-from gym_reason.envs.code.replies import CODE_ECHO_CHARS, cut_head, python_blocks
+from gym_reason.envs.code.replies import CODE_ECHO_CHARS, code_block_grammar, cut_head, python_blocks
 from gym_reason.sandboxes.base import Sandbox, make_sandbox
 
 PYTHON_BLOCK = AnswerFormat(
@@ -156,6 +158,7 @@ class CodeTestsEnv(SandboxTask):
         )
         if solved or truncated:
             episode.done = True
+            del info[ACTION_GRAMMAR]
             info[OUTCOME] = Outcome.WIN if solved else Outcome.TRUNCATED
             info[METRICS] = {
                 "best_fraction": episode.best,
@@ -242,6 +245,7 @@ class CodeTestsEnv(SandboxTask):
         return {
             ROLE: _ROLE,
             ACTION_FORMAT: f"Reply with one ```python block defining {episode.problem.entry_point}.",
+            ACTION_GRAMMAR: code_block_grammar(),
             STATE_KEY: f"{episode.problem.id}|{episode.turn}|{digest}",
             "problem": episode.problem.id,
             "difficulty": episode.problem.difficulty,

@@ -12,6 +12,10 @@ answer. Every turn the model either runs code or answers:
   ``\\boxed{answer}``) outside any code is the **final answer**; the episode ends.
 * anything else is an **invalid action**, scored and reported, and the turn is spent.
 
+``info[ACTION_GRAMMAR]`` declares the replies a decoder may be held to
+(:func:`~gym_reason.envs.code.replies.code_or_answer_grammar`): one ```` ```python ```` block,
+or one final answer in the answer format; text around them is read too, but not offered.
+
 The observation is the whole episode so far: the task, how to use the tool and how to
 answer, then every turn's code and output.
 
@@ -52,6 +56,7 @@ from typing import Any, ClassVar
 
 from gym_reason.core import (
     ACTION_FORMAT,
+    ACTION_GRAMMAR,
     INVALID_ACTION,
     MAX_TEXT_LENGTH,
     METRICS,
@@ -65,7 +70,14 @@ from gym_reason.core import (
     to_charset,
 )
 from gym_reason.envs.code.episodes import SandboxTask
-from gym_reason.envs.code.replies import CODE_ECHO_CHARS, cut_head, cut_tail, prose, python_blocks
+from gym_reason.envs.code.replies import (
+    CODE_ECHO_CHARS,
+    code_or_answer_grammar,
+    cut_head,
+    cut_tail,
+    prose,
+    python_blocks,
+)
 from gym_reason.envs.code.tasks import DIFFICULTIES, FAMILIES, Task, answers_match, appears_in, generate
 from gym_reason.sandboxes.base import ExecResult, Sandbox, Session, make_sandbox
 
@@ -208,6 +220,7 @@ class CodeInterpreterEnv(SandboxTask):
         info.update({INVALID_ACTION: parsed is None, PARSED_ACTION: parsed, REWARD_COMPONENTS: components})
         if terminated or truncated:
             episode.done = True
+            del info[ACTION_GRAMMAR]
             self._close_session()
             correct = components.get("correct", 0.0) == CORRECT
             info[OUTCOME] = Outcome.TRUNCATED if truncated else Outcome.WIN if correct else Outcome.LOSS
@@ -328,6 +341,7 @@ class CodeInterpreterEnv(SandboxTask):
             ACTION_FORMAT: (
                 f"Run code in a ```python block, or give the final answer as {self.answer_format.wrap('answer')}."
             ),
+            ACTION_GRAMMAR: code_or_answer_grammar(self.answer_format),
             STATE_KEY: f"{task_id}|{episode.turn}|{digest}",
             "family": episode.task.family,
             "difficulty": episode.task.difficulty,

@@ -14,8 +14,11 @@ block (a model that ran out of tokens) still yields that block, up to where the 
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
+
+from gym_reason.core import ActionGrammar, AnswerFormat, regex_literal, text_regex, word_char_regex
 
 CODE_ECHO_CHARS = 4000
 """Characters of submitted code repeated back in a transcript."""
@@ -68,3 +71,32 @@ def cut_tail(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"[{len(text) - limit} characters cut] ...\n{text[-limit:]}"
+
+
+_ANY = "(?s:.*)"
+CODE_BLOCK_TERMINAL = (
+    f"BLOCK: /```python\\n{_ANY}{word_char_regex()}{_ANY}\\n```/ & ~/```python\\n{_ANY}```{_ANY}\\n```/"
+)
+"""The Lark terminal of one ```` ```python ```` block (the opening fence, code, a newline and the
+closing fence): code holding a printable character and no triple backtick, which
+:func:`python_blocks` reads back whole."""
+
+
+def code_block_grammar() -> ActionGrammar:
+    """The replies of an env that takes one code block (``CodeTests``): the block alone."""
+    return _code_grammar("start: BLOCK\n")
+
+
+def code_or_answer_grammar(answer_format: AnswerFormat) -> ActionGrammar:
+    """The replies of an env that runs a code block or takes a final answer (``CodeInterpreter``):
+    one block, or one answer in ``answer_format`` holding free text without backticks or the
+    format's marks. An answer written after a block is not offered: the block runs and the answer
+    is ignored."""
+    text = text_regex(answer_format.reserved + "`")
+    answer = f"ANSWER: /{regex_literal(answer_format.open)}{text}{regex_literal(answer_format.close)}/"
+    return _code_grammar(f"start: BLOCK | ANSWER\n{answer}\n")
+
+
+@functools.cache
+def _code_grammar(rules: str) -> ActionGrammar:
+    return ActionGrammar.lark(rules + CODE_BLOCK_TERMINAL + "\n")
