@@ -650,7 +650,7 @@ def check_env(
 
     run("garbage actions", garbage)
 
-    grammar_check = "action grammar (sampled strings are valid moves, invalid garbage is outside it)"
+    grammar_check = "action grammar (agrees with the parser both ways)"
     if _declares_grammar(env, seed, multi):
         run(grammar_check, lambda: _check_action_grammar(env, seed, multi))
     elif report.unavailable is None:
