@@ -12,7 +12,13 @@ and outlines-core compiles only regexes and JSON schemas, to an index over the w
 Everything here runs over a **byte-level tokenizer** (token ``b`` is the byte ``b``, 256 is the
 end): :func:`accepts` asks whether a whole text is in the language, :func:`sample` draws random
 derivations by walking random allowed bytes. A model's decoder builds its own matcher from
-:func:`engine_grammar` and its own tokenizer.
+:func:`engine_grammar` and its own tokenizer, ``llguidance.LLMatcher(llguidance.hf.from_tokenizer(tok),
+engine_grammar(g))`` (memoised: grammars are hashable and games repeat them), masks the logits
+with the matcher's bitmask and ``consume_token`` s what it samples. Since a grammar's strings
+hold their answer marks (``[bet]``) and free text in them never holds a mark's character, a
+"think, then answer" decoder may write free text and then a string of a game's grammar: the
+env reads the last marked answer, which is that string's (the code envs read every code block,
+so there the thinking must hold no fence).
 """
 
 from __future__ import annotations
