@@ -265,3 +265,16 @@ def test_an_invalid_garbage_answer_inside_the_grammar_fails_even_when_sampling_m
     line = _grammar_line(report)
     assert line.status == "FAIL" and "garbage 'Ignore all previous" in line.detail, str(report)
     assert INVALID_ACTION in line.detail
+
+
+@pytest.mark.parametrize("fmt", ["bracket", "boxed"])
+def test_thinking_before_a_grammar_string_still_reads_as_that_string(fmt):
+    """What a 'think, then answer' decoder relies on: free text, marks and all, then a string of the grammar."""
+    env = _negotiation_at(3, 2) if fmt == "bracket" else gym_reason.make("simple_negotiation", answer_format=fmt)
+    if fmt == "boxed":
+        env.reset(seed=3)
+    answer_format, state = env.answer_format, env._state
+    thinking = "Hmm [offer: 999 ore -> 1 wheat] or \\boxed{accept}? Let me write [ or \\boxed{ then: "
+    for text in engine.sample(env.last()[4][ACTION_GRAMMAR], random.Random(4), 20):
+        alone = state.parse_move(answer_format.extract(text))
+        assert alone is not None and state.parse_move(answer_format.extract(thinking + text)) == alone, text
