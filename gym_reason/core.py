@@ -320,6 +320,9 @@ class ActionGrammar:
                 f"build it with ActionGrammar.{self.kind}(...)"
             )
 
+    def __deepcopy__(self, memo: dict) -> ActionGrammar:
+        return self  # immutable: env snapshots (deep copies of info) share it
+
     @classmethod
     def choice(cls, answers: Iterable[str]) -> ActionGrammar:
         return cls(GrammarKind.CHOICE, choices=tuple(answers))

@@ -3,6 +3,8 @@ and the checker's grammar/parser agreement check, which must fail on a broken pa
 
 from __future__ import annotations
 
+import copy
+import pickle
 import random
 
 import pytest
@@ -35,6 +37,8 @@ def test_grammars_are_immutable_hashable_values():
     assert ActionGrammar.json_schema({"b": 1, "a": 2}).source == '{"b": 1, "a": 2}'  # engines keep property order
     with pytest.raises(AttributeError):
         a.choices = ()  # type: ignore[misc]
+    assert copy.deepcopy({"g": a})["g"] is a  # env snapshots deep-copy info: an immutable value is shared
+    assert pickle.loads(pickle.dumps(a)) == a
 
 
 @pytest.mark.parametrize(
