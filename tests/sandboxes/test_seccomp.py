@@ -12,11 +12,17 @@ from pathlib import Path
 import pytest
 
 from gym_reason.sandboxes import SandboxUnavailable, seccomp
+from tests.sandbox_guard import sandbox_missing
 
-try:
-    seccomp.filter_program()
-except SandboxUnavailable as error:
-    pytest.skip(str(error), allow_module_level=True)
+
+@pytest.fixture(autouse=True)
+def _libseccomp() -> None:
+    """Skip with the install command where libseccomp or its binding is missing (fail where CI requires bwrap,
+    which cannot run without them)."""
+    try:
+        seccomp.filter_program()
+    except SandboxUnavailable as error:
+        sandbox_missing("bwrap", str(error))
 
 
 def _bpf_constants(program: bytes) -> set[int]:
