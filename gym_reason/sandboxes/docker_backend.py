@@ -486,6 +486,8 @@ class DockerSandbox(Sandbox):
         limits: resource limits applied to every container.
         image: the image to run; default ``$GYM_REASON_SANDBOX_IMAGE`` or ``gym-reason-sandbox:bookworm``.
         cpus: CPU cores one container may use at most (``nano_cpus``).
+        _without_seccomp_filter: for the battery's own test only (Docker's profile alone, to show which
+            probes it lets through); never use it for untrusted code.
 
     Raises:
         SandboxUnavailable: the Docker SDK is missing, no daemon is reachable, the image is absent, or
@@ -495,13 +497,22 @@ class DockerSandbox(Sandbox):
 
     name = "docker"
 
-    def __init__(self, limits: Limits | None = None, *, image: str | None = None, cpus: float = 1.0) -> None:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        image: str | None = None,
+        cpus: float = 1.0,
+        _without_seccomp_filter: bool = False,
+    ) -> None:
         super().__init__(limits)
         if cpus <= 0:
             raise ValueError(f"cpus must be a positive number of cores, got {cpus!r}")
         self.image = image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE
         self.cpus = cpus
-        self._seccomp = seccomp.filter_program()  # containers run on this machine's kernel, so its arch
+        # Containers run on this machine's kernel, so its arch. Without it (the battery's own test only: it
+        # shows which probes Docker's profile alone lets through), containers get Docker's profile only.
+        self._seccomp = b"" if _without_seccomp_filter else seccomp.filter_program()
         self._closed = False
         self._spare: _ContainerProcess | None = None
         self._spare_pending = False

@@ -302,6 +302,8 @@ def _conditions(sc: Any, name: str) -> list[tuple[Any, ...]]:
 # The docker backend's bootstrap loads the program itself; this is the loader it runs (standard library only).
 LOADER = r"""
 def _load_seccomp(program):
+    if not program:  # the test-only build without the filter
+        return
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     class SockFprog(ctypes.Structure):
@@ -313,4 +315,5 @@ def _load_seccomp(program):
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
 """
 """Python source defining ``_load_seccomp(program: bytes)``, which loads a BPF program from
-:func:`filter_program` into the calling process (and everything it starts afterwards)."""
+:func:`filter_program` into the calling process (and everything it starts afterwards); an empty
+program (a test-only build) loads nothing."""

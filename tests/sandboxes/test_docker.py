@@ -18,7 +18,14 @@ import pytest
 from gym_reason.sandboxes import Limits, SandboxUnavailable, make_sandbox
 from gym_reason.sandboxes.docker_backend import LABEL, OWNER_LABEL, DockerSandbox, remove_leftover_containers
 from tests.sandbox_guard import sandbox_missing
-from tests.sandboxes.battery import BATTERY, BATTERY_LIMITS, HostContext, host_context, run_hostile
+from tests.sandboxes.battery import (
+    BATTERY,
+    BATTERY_LIMITS,
+    SYSCALL_PROBES,
+    HostContext,
+    host_context,
+    run_hostile,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -361,3 +368,24 @@ def test_backstop_ends_the_program_without_the_host(sandbox: DockerSandbox) -> N
         proc.remove()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_syscall_probes_can_fail_on_docker(battery_host: HostContext) -> None:
+    # With Docker's default profile alone (our filter left out), the probes of syscalls that profile
+    # allows fail: ptrace (allowed since Docker 19.03 on kernels >= 4.8) and adjtimex (a read of the
+    # clock) in every recent version; io_uring before Docker 25. The battery passing shows our filter.
+    try:
+        unfiltered = DockerSandbox(BATTERY_LIMITS, _without_seccomp_filter=True)
+    except SandboxUnavailable as e:
+        sandbox_missing("docker", str(e))
+    by_name = {hostile.name: hostile for hostile in BATTERY}
+    failed = []
+    with unfiltered:
+        for probe in SYSCALL_PROBES:
+            hostile = by_name[f"syscall_{probe.label}"]
+            result = unfiltered.run(battery_host.render(hostile.code), hostile.timeout)
+            try:
+                hostile.check(result, battery_host)
+            except AssertionError:
+                failed.append(probe.label)
+    assert {"ptrace", "adjtimex"} <= set(failed), failed
