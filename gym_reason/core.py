@@ -243,7 +243,7 @@ class AnswerFormat:
     def lark_grammar(self, move_rules: str) -> ActionGrammar:
         """The grammar of one answer in this format whose content is the rule ``move`` of ``move_rules``
         (Lark rules and terminals; see :class:`ActionGrammar`)."""
-        return ActionGrammar.lark(f"start: {lark_literal(self.open)} move {lark_literal(self.close)}\n{move_rules}")
+        return ActionGrammar.lark(_lark_start(self.open, self.close) + move_rules)
 
     def extract(self, text: str) -> str | None:
         """The content of the last complete answer marker in ``text``, or ``None``."""
@@ -257,6 +257,11 @@ class AnswerFormat:
                     return content
             end = text.rfind(self.close, 0, end)
         return None
+
+
+@functools.lru_cache(maxsize=64)
+def _lark_start(open_mark: str, close_mark: str) -> str:
+    return f"start: {lark_literal(open_mark)} move {lark_literal(close_mark)}\n"
 
 
 ANSWER_FORMATS: Mapping[str, AnswerFormat] = MappingProxyType(

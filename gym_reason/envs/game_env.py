@@ -42,6 +42,7 @@ from gym_reason.envs.games.bots import BotFactory, declare_bots
 _QUOTE_LIMIT = 200  # characters of an invalid answer repeated back in an observation
 _MEMO_LIMIT = 100_000  # memoised views per player and memo
 _RESULTS_LIMIT = 64  # memoised end-of-game observations per view
+_GRAMMAR_LIMIT = 4096  # memoised move grammars (a few kB each) of a game whose moves are not listed
 _WAITING = "Waiting for the other player to move."
 _plain_observation_key = State.observation_key
 _plain_parse_move = State.parse_move
@@ -122,6 +123,7 @@ class GameEnv(TextAECEnv):
         self._finite = game.finite_actions
         self._footer = instruction
         self._answers: dict[str, str] = {}
+        self._grammars: dict[str, ActionGrammar] = {}  # by move rules, for games whose moves are not listed
         self._state: State | None = None  # set by reset()
         self._key_of: Callable[[State, int], Any] = State.observation_key  # set by reset() for its state's class
 
@@ -234,14 +236,21 @@ class GameEnv(TextAECEnv):
         self._obs_cache = {} if self._notes[player] else {agent: view.prompt}
 
     def _move_grammar(self, state: State) -> ActionGrammar:
-        """The grammar of a game whose moves are not listed: its move rules in the answer format."""
+        """The grammar of a game whose moves are not listed: its move rules in the answer format (memoised on
+        the rules text, which repeats across views: a negotiator's holdings change only with a trade)."""
         rules = state.move_grammar(self.answer_format.reserved)
+        grammar = self._grammars.get(rules)
+        if grammar is not None:
+            return grammar
         if rules is None:
             raise TypeError(
                 f"{type(state).__name__} lists no moves (Game.finite_actions is False) and its move_grammar() "
                 "returned None; override State.move_grammar to return Lark rules with a 'move' rule"
             )
-        return self.answer_format.lark_grammar(rules)
+        if len(self._grammars) >= _GRAMMAR_LIMIT:
+            self._grammars.clear()
+        grammar = self._grammars[rules] = self.answer_format.lark_grammar(rules)
+        return grammar
 
     def _view(self, state: State, player: int) -> _View:
         """The player's view of ``state``, from the memo or rendered now."""

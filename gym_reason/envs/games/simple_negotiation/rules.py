@@ -38,6 +38,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -145,6 +146,7 @@ def parse_offer(body: str) -> tuple[Items, Items] | None:
     return give, get
 
 
+@functools.cache
 def _range_regex(high: int) -> str:
     """A regex of the decimal numbers 1..``high`` (``high`` >= 1), without leading zeros.
 
@@ -163,8 +165,10 @@ def _range_regex(high: int) -> str:
     return "(" + "|".join(parts) + ")"
 
 
-def move_grammar(held: Sequence[int], reserved: str, *, accept: bool, deny: bool) -> str:
-    """Lark rules (rule ``move``) of the canonical moves of a player holding ``held``.
+@functools.lru_cache(maxsize=4096)  # a player's holdings change only with a trade: turns repeat them
+def move_grammar(held: tuple[int, ...], reserved: str, *, accept: bool, deny: bool) -> str:
+    """Lark rules (rule ``move``) of the canonical moves of a player holding ``held`` (quantities in
+    resource order).
 
     * ``offer: <give> -> <get>``: each side lists resources in resource order, no resource on
       both sides, quantities without leading zeros; the give side only resources the player
@@ -176,13 +180,37 @@ def move_grammar(held: Sequence[int], reserved: str, *, accept: bool, deny: bool
     message longer than :data:`MAX_TALK` characters is kept cut). Which resources a side lists
     is a choice among 3**5 splits, so offers are spelled out per give set, as alternatives.
     """
-    lines = []
-    for i, name in enumerate(RESOURCES):
-        lines.append(f"get_{name}: /[1-9][0-9]{{0,5}}/ {lark_literal(' ' + name)}")
-        if held[i] > 0:
-            lines.append(f"give_{name}: /{_range_regex(held[i])}/ {lark_literal(' ' + name)}")
+    kinds = _kinds(reserved, any(n > 0 for n in held), accept, deny)
+    return f"move: {kinds}\n{_terminals(held)}{_offer_rule(tuple(i for i in range(_N) if held[i] > 0))}"
+
+
+_GET_TERMINALS = tuple(f"get_{name}: /[1-9][0-9]{{0,5}}/ {lark_literal(' ' + name)}\n" for name in RESOURCES)
+_NAMES = tuple(lark_literal(" " + name) for name in RESOURCES)
+
+
+@functools.lru_cache(maxsize=4096)
+def _terminals(held: tuple[int, ...]) -> str:
+    """The quantity terminals: for every resource its get side, and its give side (1 to what is held) if held."""
+    return "".join(
+        f"{get}give_{RESOURCES[i]}: /{_range_regex(n)}/ {_NAMES[i]}\n" if n > 0 else get
+        for i, (get, n) in enumerate(zip(_GET_TERMINALS, held, strict=True))
+    )
+
+
+@functools.cache
+def _kinds(reserved: str, can_offer: bool, accept: bool, deny: bool) -> str:
+    kinds = [f'"talk: " /{text_regex(reserved)}/']
+    if can_offer:
+        kinds.append('"offer: " offer')
+    kinds += [lark_literal(word) for word, allowed in ((ACCEPT, accept), (DENY, deny)) if allowed]
+    return " | ".join(kinds)
+
+
+@functools.cache
+def _offer_rule(owned: tuple[int, ...]) -> str:
+    """The ``offer`` rule of a player holding the resources ``owned`` (indices): the same whatever the
+    quantities held, so built once per set (the give-side terminals hold the quantities)."""
     offers = []
-    owned = [i for i in range(_N) if held[i] > 0]
     for mask in range(1, 2 ** len(owned)):
         give = [owned[k] for k in range(len(owned)) if mask >> k & 1]
         rest = [i for i in range(_N) if i not in give]
@@ -193,12 +221,7 @@ def move_grammar(held: Sequence[int], reserved: str, *, accept: bool, deny: bool
             later = "".join(f' (", " get_{RESOURCES[j]})?' for j in rest[k + 1 :])
             gets.append(f"get_{RESOURCES[first]}{later}")
         offers.append(f'{give_text} " -> " ({" | ".join(gets)})')
-    kinds = [f'"talk: " /{text_regex(reserved)}/']
-    if offers:
-        kinds.append('"offer: " offer')
-        lines.append("offer: " + "\n    | ".join(offers))
-    kinds += [lark_literal(word) for word, allowed in ((ACCEPT, accept), (DENY, deny)) if allowed]
-    return "move: " + " | ".join(kinds) + "\n" + "\n".join(lines) + "\n"
+    return "offer: " + "\n    | ".join(offers) + "\n" if offers else ""
 
 
 class SimpleNegotiationState(State):
@@ -246,7 +269,7 @@ class SimpleNegotiationState(State):
         pending = self._offer
         answerable = pending is not None and pending[0] != player
         return move_grammar(
-            self._qty[player], reserved, deny=answerable, accept=answerable and self._affords(player, pending[2])
+            tuple(self._qty[player]), reserved, deny=answerable, accept=answerable and self._affords(player, pending[2])
         )
 
     def parse_move(self, text: str) -> str | None:
