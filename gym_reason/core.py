@@ -46,9 +46,15 @@ checker (:mod:`gym_reason.checker`) tests both ways:
 * every string of the grammar, played at that turn, is a valid move (never an invalid one);
 * every string the env scores as an invalid move at that turn lies outside the grammar.
 
+A listed game's grammar is exactly its legal answers; the others state canonical forms (an offer
+in resource order, single spaces), a subset of what the parser reads. Free text inside an
+answer (a message, a final answer) never holds a character of :attr:`AnswerFormat.reserved`,
+so text written before a string of a game's grammar cannot change how that string is read:
+a decoder may let a model think, then hold it to the grammar.
+
 The grammar is declared per turn because it changes with the state (the legal moves, what a
 player holds); envs derive it from their :class:`AnswerFormat` and memoise it with the views
-they render, so declaring it costs a dict entry per step. The key is optional: an env that
+they render (for a listed game declaring it costs a dict entry per step). The key is optional: an env that
 cannot state its replies exactly (a TextArena game, whose parsers are its own) leaves it out,
 and the checker says so; every built-in env of ``gym_reason/`` declares one.
 """
