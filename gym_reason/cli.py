@@ -195,7 +195,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[bold {style}]{escape(report.env_id)}: {report.status}[/]")
         for r in report.results:
             detail = f": {escape(r.detail)}" if r.detail else ""
-            console.print(f"  [{marks[r.status]}] {escape(r.name)}{detail}")
+            console.print(f"  [{marks[r.status]}] {escape(r.name)}{detail}", soft_wrap=True)  # one line per check
         if report.unavailable is not None:  # the sandbox went missing after a check had already failed
             console.print(f"  [yellow]unavailable[/]: {escape(report.unavailable)}", soft_wrap=True)
         failed += not report.ok

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -280,6 +281,8 @@ def test_check_reports_envs_whose_sandbox_is_missing_apart_from_failures(tmp_pat
     summary = out.stdout.strip().splitlines()[-1]
     assert summary.startswith(f"{total - len(needing)} of {total} envs pass, {len(needing)} unavailable ("), summary
     assert "apt-get install bubblewrap" in summary
+    shapes = re.compile(r"\S+: (PASS|unavailable: .+)|  \[(ok|n/a)\] .+|\d+ of \d+ envs pass.*")
+    assert all(shapes.fullmatch(line) for line in out.stdout.splitlines()), out.stdout  # one line per check
     out = subprocess.run([*cli, "gym_reason/CodeTests-v0"], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0 and "PASS" not in out.stdout and "FAIL" not in out.stdout, out.stdout + out.stderr
     assert (
