@@ -123,8 +123,11 @@ class BwrapSandbox(Sandbox):
         super().__init__(limits)
         self._seccomp: bytes | None = None if _without_seccomp_filter else seccomp.filter_program()
         self.bwrap = _resolve_tool(bwrap, "bubblewrap (bwrap)", INSTALL_HINT)
-        self.prlimit = _resolve_tool(prlimit, "prlimit", "install util-linux: apt-get install util-linux")
-        if not os.path.realpath(self.prlimit).startswith("/usr/"):
+        # The real path: a link to prlimit from outside /usr (a ~/bin on PATH) does not exist inside the sandbox.
+        self.prlimit = os.path.realpath(
+            _resolve_tool(prlimit, "prlimit", "install util-linux: apt-get install util-linux")
+        )
+        if not self.prlimit.startswith("/usr/"):
             raise SandboxUnavailable(f"prlimit at {self.prlimit} is not under /usr, so the sandbox cannot run it")
         real = os.path.realpath(shutil.which(interpreter) or interpreter)
         if not (real.startswith("/usr/") and os.access(real, os.X_OK)):

@@ -405,3 +405,19 @@ def test_kill_everything_spares_the_supervisor_and_the_session(sandbox: BwrapSan
         assert session.run("print(x + 1)").stdout == "42\n"
     result = sandbox.run(kill_all + "os._exit(137)")
     assert (result.stdout, result.exit_code) == ("SURVIVED -9\n", 137), result
+
+
+def test_prlimit_found_through_a_link_outside_usr_still_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A PATH entry outside /usr (a ~/bin of links) used to hand bwrap the link's own path, which does not
+    # exist inside the sandbox: every program failed with "execvp .../prlimit: No such file or directory".
+    links = tmp_path / "bin"
+    links.mkdir()
+    (links / "prlimit").symlink_to("/usr/bin/prlimit")
+    monkeypatch.setenv("PATH", f"{links}:{os.environ['PATH']}")
+    box = BwrapSandbox(Limits(cpu_seconds=5, memory_mb=256))
+    try:
+        result = box.run("print(6 * 7)", timeout=10)
+        assert (result.exit_code, result.stdout.strip()) == (0, "42"), result.stderr
+        assert box.prlimit == os.path.realpath("/usr/bin/prlimit")
+    finally:
+        box.close()
