@@ -32,6 +32,8 @@ import signal
 import time
 from pathlib import Path
 
+from gym_reason.sandboxes.process import pid_alive
+
 _PREFIX = "gym-reason-"
 _counter = itertools.count()
 
@@ -140,19 +142,9 @@ def _remove_stale(parent: Path) -> None:
     with contextlib.suppress(OSError):
         for child in parent.iterdir():
             owner = child.name[len(_PREFIX) :].split("-")[0]
-            if child.name.startswith(_PREFIX) and owner.isdigit() and not _alive(int(owner)):
+            if child.name.startswith(_PREFIX) and owner.isdigit() and not pid_alive(int(owner)):
                 with contextlib.suppress(OSError):
                     child.rmdir()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class MemoryCgroup:

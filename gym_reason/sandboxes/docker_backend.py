@@ -65,6 +65,7 @@ from gym_reason.sandboxes.process import (
     SESSION_CPU_CALLS,
     collect_output,
     exit_status,
+    pid_alive,
     process_result,
     wait_until,
 )
@@ -216,22 +217,12 @@ def remove_leftover_containers(everyone: bool = False) -> list[str]:
     removed = []
     for container in api.containers(all=True, filters={"label": LABEL}):
         owner = (container.get("Labels") or {}).get(OWNER_LABEL, "")
-        if not everyone and owner.isdigit() and _pid_alive(int(owner)):
+        if not everyone and owner.isdigit() and pid_alive(int(owner)):
             continue
         with contextlib.suppress(Exception):
             api.remove_container(container["Id"], force=True)
             removed.append(container["Id"])
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- the daemon -------------------------------------------------------------------------------------

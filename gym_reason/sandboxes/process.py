@@ -129,6 +129,17 @@ class _Bounded:
         self.dropped += max(0, len(chunk) - max(room, 0))
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts: signal 0 is refused, not unanswered)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def collect_output(proc: subprocess.Popen[bytes], deadline: float, limit: int) -> tuple[bytes, bytes, bool, bool]:
     """Read ``proc``'s stdout and stderr until both close or ``deadline`` (``time.monotonic``) passes.
 

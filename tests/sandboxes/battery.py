@@ -1377,3 +1377,19 @@ __all__ = [
     "run_battery",
     "run_hostile",
 ]
+
+
+def kill_everything_spares_the_supervisor(sandbox: Sandbox) -> None:
+    """``kill(-1, SIGKILL)`` inside reaches neither the sandbox's pid-1 supervisor nor the caller: a session keeps
+    its state without a restart, and a one-shot program still gets its own exact status (137, not -9)."""
+    kill_all = (
+        "import os, signal, subprocess\nchild = subprocess.Popen(['sleep', '30'])\n"
+        "os.kill(-1, signal.SIGKILL)\nprint('SURVIVED', child.wait(), flush=True)\n"
+    )
+    with sandbox.session() as session:
+        session.run("x = 41")
+        result = session.run(kill_all)
+        assert result.stdout == "SURVIVED -9\n" and session.restarts == 0, result
+        assert session.run("print(x + 1)").stdout == "42\n"
+    result = sandbox.run(kill_all + "os._exit(137)")
+    assert (result.stdout, result.exit_code) == ("SURVIVED -9\n", 137), result

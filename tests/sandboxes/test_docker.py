@@ -24,6 +24,7 @@ from tests.sandboxes.battery import (
     SYSCALL_PROBES,
     HostContext,
     host_context,
+    kill_everything_spares_the_supervisor,
     run_hostile,
 )
 
@@ -328,17 +329,7 @@ def test_battery(hostile, mode: str, battery_sandbox: DockerSandbox, battery_hos
 
 def test_kill_everything_spares_the_supervisor_and_the_session(sandbox: DockerSandbox) -> None:
     # The bootstrap's supervisor is the container's pid 1: kill(-1, SIGKILL) inside reaches neither it nor the caller.
-    kill_all = (
-        "import os, signal, subprocess\nchild = subprocess.Popen(['sleep', '30'])\n"
-        "os.kill(-1, signal.SIGKILL)\nprint('SURVIVED', child.wait(), flush=True)\n"
-    )
-    with sandbox.session() as session:
-        session.run("x = 41")
-        result = session.run(kill_all)
-        assert result.stdout == "SURVIVED -9\n" and session.restarts == 0, result
-        assert session.run("print(x + 1)").stdout == "42\n"
-    result = sandbox.run(kill_all + "os._exit(137)")
-    assert (result.stdout, result.exit_code) == ("SURVIVED -9\n", 137), result
+    kill_everything_spares_the_supervisor(sandbox)
 
 
 def test_backstop_ends_the_program_without_the_host(sandbox: DockerSandbox) -> None:
