@@ -120,9 +120,9 @@ class LMPolicy:
         """One completion per prompt; see :func:`~gym_reason.policy.decoding.sample`."""
         return decoding.sample(self, prompts, legal, generator, answer_format)
 
-    def score(self, completions: Sequence[Completion], *, model: Any = None) -> Scores:
+    def score(self, completions: Sequence[Completion], *, model: Any = None, reference: Any = None) -> Scores:
         """Every decision of ``completions`` under the model, with gradients; see :func:`~gym_reason.policy.scoring.score`."""
-        return scoring.score(self, completions, model=model)
+        return scoring.score(self, completions, model=model, reference=reference)
 
     def answer_probabilities(self, prompts: Sequence[str], legal: Sequence[Sequence[str]]) -> list[dict[str, float]]:
         """Exact legal-answer probabilities of constrained decoding; see :func:`~gym_reason.policy.scoring.answer_probabilities`."""

@@ -28,23 +28,23 @@ if TYPE_CHECKING:
 class Scores:
     """Decisions scored under a model, flat over all decisions of a batch of completions, in order.
 
-    ``owner[k]`` is the index of the completion decision ``k`` belongs to; ``distributions``
-    holds each decision's log-distribution over the vocabulary, ``-inf`` outside ``valid``
-    (the tokens that decision could choose).
+    ``owner[k]`` is the index of the completion decision ``k`` belongs to; ``kl[k]`` is the exact
+    ``KL(policy || reference)`` of decision ``k`` over the tokens it could choose, when
+    :func:`score` was given a ``reference`` model (``None`` otherwise; no gradient flows into
+    the reference).
     """
 
     logprobs: torch.Tensor
     entropies: torch.Tensor
     owner: torch.Tensor
-    distributions: torch.Tensor
-    valid: torch.Tensor
+    kl: torch.Tensor | None = None
 
 
-def score(policy: LMPolicy, completions: Sequence[Completion], *, model: Any = None) -> Scores:
+def score(policy: LMPolicy, completions: Sequence[Completion], *, model: Any = None, reference: Any = None) -> Scores:
     """Every decision of ``completions`` under the model, with gradients (see :class:`Scores`).
 
-    ``model`` defaults to the policy's own; pass another (a reference, a magnet) to score
-    the same decisions under it.
+    ``model`` defaults to the policy's own; pass another to score the same decisions under it.
+    ``reference`` (a frozen model, e.g. the magnet) adds each decision's KL to it.
     """
     model = policy.model if model is None else model
     sequences = [c.prompt_ids + c.completion_ids for c in completions]
@@ -60,9 +60,15 @@ def score(policy: LMPolicy, completions: Sequence[Completion], *, model: Any = N
     if not positions:
         empty = torch.zeros(0, device=device)
         return Scores(
-            empty, empty, torch.zeros(0, dtype=torch.long, device=device), empty.view(0, 1), empty.view(0, 1).bool()
+            empty, empty, torch.zeros(0, dtype=torch.long, device=device), None if reference is None else empty
         )
     picked = logits_at(model, sequences, positions, policy.tokenizer.pad_token_id).float() / policy.temperature
+    reference_picked = None
+    if reference is not None:
+        with torch.no_grad():
+            reference_picked = (
+                logits_at(reference, sequences, positions, policy.tokenizer.pad_token_id).float() / policy.temperature
+            )
     # One mask over the vocabulary per decision: the allowed tokens of a constrained decision,
     # everything for a free one, so both kinds share a batch (and a KL term).
     valid = torch.ones_like(picked, dtype=torch.bool)
@@ -75,7 +81,13 @@ def score(policy: LMPolicy, completions: Sequence[Completion], *, model: Any = N
     target = torch.tensor(chosen, device=device)
     logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1)
     entropies = -(logp_all.exp() * logp_all.masked_fill(~valid, 0.0)).sum(-1)
-    return Scores(logprobs, entropies, torch.tensor(owner, device=device), logp_all, valid)
+    kl = None
+    if reference_picked is not None:
+        reference_logp = torch.log_softmax(reference_picked.masked_fill(~valid, -math.inf), dim=-1)
+        # -inf - -inf outside the allowed tokens: zeroed before it meets a gradient
+        difference = torch.where(valid, logp_all - reference_logp, torch.zeros_like(logp_all))
+        kl = (logp_all.exp() * difference).sum(-1)
+    return Scores(logprobs, entropies, torch.tensor(owner, device=device), kl)
 
 
 @torch.no_grad()

@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import datetime
 import json
-import math
 import os
 import random
 import shutil
@@ -30,11 +29,11 @@ from gym_reason.core import derive_seed
 from gym_reason.policy import LMPolicy, load_causal_lm, save_policy, tiny_policy
 from gym_reason.policy.checkpoints import CHECKPOINTS, checkpoint_folders, latest_checkpoint
 from gym_reason.registry import resolve_id
-from gym_reason.trainer import advantages as adv
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
-from gym_reason.trainer.loss import clipped_policy_loss, kl_to_reference
+from gym_reason.trainer.credit import assign_advantages
 from gym_reason.trainer.policy_eval import can_measure_exploitability, lm_policy_exploitability, match_against
-from gym_reason.trainer.rollout import Episode, EpisodeRequest, Turn, play_episodes
+from gym_reason.trainer.rollout import Episode, EpisodeRequest, play_episodes
+from gym_reason.trainer.update import update
 
 STATE_FILE = "trainer_state.pt"
 
@@ -208,92 +207,6 @@ def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
                 )
             )
     return requests
-
-
-def assign_advantages(trainer: Trainer, episodes: list[Episode]) -> list[Turn]:
-    """Returns per turn, then advantages by the configured estimator; turns with zero advantage are dropped."""
-    config = trainer.config
-    turns: list[Turn] = []
-    returns: list[float] = []
-    for episode in episodes:
-        by_agent: dict[str, list[Turn]] = defaultdict(list)
-        for turn in episode.turns:
-            by_agent[turn.role].append(turn)
-        for agent_turns in by_agent.values():
-            rewards = [adv.process_reward(t.components, t.reward, config.reward_weights) for t in agent_turns]
-            if config.returns == "turn":
-                values = adv.turn_returns(rewards, config.gamma)
-            else:
-                values = adv.episode_returns(rewards)
-            turns.extend(agent_turns)
-            returns.extend(values)
-    keys = [(t.env_id, t.role) for t in turns]
-    if config.advantage == "rae":
-        values, trainer.baselines = adv.role_conditioned_advantages(keys, returns, trainer.baselines, config.rae_decay)
-    elif config.advantage == "grpo":
-        values = adv.group_normalized_advantages(keys, returns)
-    else:
-        values = adv.no_baseline(returns)
-    kept = []
-    for turn, value in zip(turns, values, strict=True):
-        turn.advantage = value
-        if value != 0.0 and turn.completion.decisions:
-            kept.append(turn)
-    return kept
-
-
-def update(trainer: Trainer, turns: list[Turn], step: int) -> dict[str, float]:
-    """PPO-clip epochs over minibatches of turns: policy loss - entropy bonus + KL to the magnet."""
-    config = trainer.config
-    policy = trainer.policy
-    model = policy.model
-    stats: dict[str, list[float]] = defaultdict(list)
-    if not turns:
-        return {}
-    model.train()
-    rng = random.Random(derive_seed(config.seed, step, 4))
-    scale = 1.0 - step / config.steps if config.lr_schedule == "linear" else 1.0
-    for group in trainer.optimizer.param_groups:
-        group["lr"] = config.lr * scale
-    size = math.ceil(len(turns) / config.minibatches)
-    normalizer = float(max(size, 1))
-    for _ in range(config.ppo_epochs):
-        order = list(range(len(turns)))
-        rng.shuffle(order)
-        for start in range(0, len(order), size):
-            batch = [turns[i] for i in order[start : start + size]]
-            completions = [t.completion for t in batch]
-            scores = policy.score(completions)
-            owner = scores.owner
-            old = torch.tensor([lp for c in completions for lp in c.logprobs], device=owner.device)
-            advantage = torch.tensor([t.advantage for t in batch], device=owner.device)[owner]
-            loss, info = clipped_policy_loss(scores.logprobs, old, advantage, clip=config.clip, normalizer=normalizer)
-            entropy = scores.entropies.sum() / normalizer
-            total = loss - config.entropy_coef * entropy
-            if trainer.magnet is not None:
-                with torch.no_grad():
-                    reference = policy.score(completions, model=trainer.magnet)
-                kl = kl_to_reference(scores.distributions, reference.distributions, scores.valid).sum() / normalizer
-                total = total + config.kl_coef * kl
-                stats["kl_magnet"].append(kl.item())
-            trainer.optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                [p for p in model.parameters() if p.requires_grad], config.max_grad_norm
-            )
-            trainer.optimizer.step()
-            stats["loss"].append(loss.item())
-            stats["entropy"].append(scores.entropies.mean().item())
-            stats["grad_norm"].append(float(grad_norm))
-            stats["clip_fraction"].append(info["clip_fraction"])
-            stats["approx_kl"].append(info["approx_kl"])
-    stats["lr"].append(config.lr * scale)
-    model.eval()
-    if trainer.magnet is not None and config.magnet_rate > 0:
-        with torch.no_grad():
-            for m, p in zip(trainer.magnet.parameters(), model.parameters(), strict=True):
-                m.lerp_(p, config.magnet_rate)
-    return {k: sum(v) / len(v) for k, v in stats.items()}
 
 
 def rollout_metrics(episodes: list[Episode], elapsed: float) -> dict[str, float]:

@@ -52,19 +52,3 @@ def clipped_policy_loss(
             "approx_kl": float(((ratio - 1) - (new_logprobs - old_logprobs)).mean()) if ratio.numel() else 0.0,
         }
     return loss, stats
-
-
-def kl_to_reference(
-    logprobs_all: torch.Tensor, reference_logprobs_all: torch.Tensor, valid: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Exact ``KL(pi || ref)`` per decision from full (masked) log-distributions over the allowed tokens.
-
-    >>> p = torch.log(torch.tensor([[0.5, 0.5]]))
-    >>> q = torch.log(torch.tensor([[0.25, 0.75]]))
-    >>> round(kl_to_reference(p, q).item(), 4)
-    0.1438
-    """
-    difference = logprobs_all - reference_logprobs_all
-    if valid is not None:  # -inf - -inf outside the allowed tokens: zero it before it meets a gradient
-        difference = torch.where(valid, difference, torch.zeros_like(difference))
-    return (logprobs_all.exp() * difference).sum(-1)

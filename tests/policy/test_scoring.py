@@ -69,9 +69,13 @@ def test_constrained_logprobs_match_score():
     recorded = torch.tensor([lp for c in completions for lp in c.logprobs])
     assert scores.logprobs.shape == recorded.shape and len(recorded) >= len(prompts)
     assert torch.allclose(scores.logprobs.detach(), recorded, atol=1e-5)
-    # each decision's distribution lives on its allowed tokens only and sums to 1
-    assert torch.allclose(scores.distributions.exp().sum(-1), torch.ones(len(recorded)), atol=1e-5)
-    assert not scores.valid.all()
+    # the KL to a reference is over each decision's allowed tokens: zero to itself, positive to another model
+    assert scores.kl is None
+    same = policy.score(completions, reference=policy.model)
+    assert torch.allclose(same.kl, torch.zeros_like(same.kl), atol=1e-6)
+    other = tiny(temperature=0.7, seed=1)
+    apart = policy.score(completions, reference=other.model)
+    assert (apart.kl > 1e-4).all()
     # scoring one completion alone gives what it got inside the batch
     alone = policy.score(completions[-1:])
     assert torch.allclose(alone.logprobs, scores.logprobs[-len(completions[-1].logprobs) :], atol=1e-5)
@@ -83,5 +87,5 @@ def test_free_logprobs_match_score_with_left_padding():
     completions = policy.sample(prompts, [None] * len(prompts), torch.Generator().manual_seed(3))
     recorded = torch.tensor([lp for c in completions for lp in c.logprobs])
     scores = policy.score(completions)
-    assert scores.valid.all()  # free decisions range over the whole vocabulary
+    assert all(allowed is None for c in completions for _, allowed in c.decisions)  # the whole vocabulary
     assert torch.allclose(scores.logprobs.detach(), recorded, atol=1e-4), (scores.logprobs - recorded).abs().max()
