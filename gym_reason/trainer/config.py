@@ -81,6 +81,17 @@ class SelfPlayConfig(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0.0, description="gradient clipping")
     ppo_epochs: int = Field(2, ge=1, description="passes over each batch")
     minibatches: int = Field(1, ge=1, description="minibatches per pass")
+    micro_batch_tokens: int = Field(
+        4096,
+        ge=0,
+        description="most padded tokens (rows x longest row) scored and backpropagated at once; a minibatch's "
+        "gradient accumulates over its micro-batches (same gradient); 0 = the whole minibatch at once",
+    )
+    gradient_checkpointing: bool = Field(
+        False,
+        description="recompute each layer's activations in the backward pass instead of keeping them "
+        "(real models: less memory per micro-batch for some more time)",
+    )
     clip: float | None = Field(0.2, gt=0.0, description="PPO ratio clip; null = no clipping (REINFORCE)")
     advantage: AdvantageEstimator = Field(
         "rae", description="rae (one EMA baseline per env and role), grpo (group normalisation), none (REINFORCE)"

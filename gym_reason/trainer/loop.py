@@ -49,7 +49,7 @@ def build_policy(config: SelfPlayConfig, device: torch.device | str = "cpu") -> 
         system_prompt=config.system_prompt,
     )
     if config.tiny():
-        return tiny_policy(
+        policy = tiny_policy(
             seed=config.seed,
             layers=config.tiny_layers,
             dim=config.tiny_dim,
@@ -57,7 +57,12 @@ def build_policy(config: SelfPlayConfig, device: torch.device | str = "cpu") -> 
             device=device,
             **decoding,
         )
+        if config.gradient_checkpointing:
+            policy.model.activation_checkpointing_enable({"use_reentrant": False})
+        return policy
     model, tokenizer = load_causal_lm(config.model, config.gguf_file)
+    if config.gradient_checkpointing:  # active in train mode only (the update), not while decoding
+        model.activation_checkpointing_enable({"use_reentrant": False})
     if config.lora:
         from peft import LoraConfig, get_peft_model
 
