@@ -19,6 +19,30 @@ register(
     alias="code_tests",
     description="write a Python function until it passes hidden unit tests run in a sandbox",
 )
+register(
+    id="gym_reason/ToolUse-v0",
+    entry_point="gym_reason.envs.tools.env:ToolUseEnv",
+    alias="tool_use",
+    description="questions answered by calling tools (calculator, conversions, calendar, look-ups), levels 1-3",
+)
+register(
+    id="gym_reason/ToolUseEasy-v0",
+    entry_point="gym_reason.envs.tools.env:ToolUseEnv",
+    kwargs={"difficulty": 1},
+    description="ToolUse at level 1 only (one call)",
+)
+register(
+    id="gym_reason/ToolUseMedium-v0",
+    entry_point="gym_reason.envs.tools.env:ToolUseEnv",
+    kwargs={"difficulty": 2},
+    description="ToolUse at level 2 only (two or three calls)",
+)
+register(
+    id="gym_reason/ToolUseHard-v0",
+    entry_point="gym_reason.envs.tools.env:ToolUseEnv",
+    kwargs={"difficulty": 3},
+    description="ToolUse at level 3 only (four to seven dependent calls)",
+)
 register_namespace(
     "textarena",
     make_textarena_env,
