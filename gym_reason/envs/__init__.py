@@ -43,6 +43,48 @@ register(
     kwargs={"difficulty": 3},
     description="ToolUse at level 3 only (four to seven dependent calls)",
 )
+register(
+    id="gym_reason/KGNav-v0",
+    entry_point="gym_reason.envs.kg.nav:KGNavEnv",
+    alias="kg_nav",
+    description="multi-hop questions over a geography knowledge graph, walked with tools, 1-4 hops",
+)
+register(
+    id="gym_reason/KGNavEasy-v0",
+    entry_point="gym_reason.envs.kg.nav:KGNavEnv",
+    kwargs={"difficulty": (1, 2)},
+    description="KGNav with 1-2 hops",
+)
+register(
+    id="gym_reason/KGNavHard-v0",
+    entry_point="gym_reason.envs.kg.nav:KGNavEnv",
+    kwargs={"difficulty": (3, 4)},
+    description="KGNav with 3-4 hops",
+)
+register(
+    id="gym_reason/TwentyQuestions-v0",
+    entry_point="gym_reason.envs.kg.twenty_questions:TwentyQuestionsEnv",
+    alias="twenty_questions",
+    description="find a secret country with yes/no questions the knowledge graph answers, then one guess",
+)
+register(
+    id="gym_reason/TwentyQuestionsEasy-v0",
+    entry_point="gym_reason.envs.kg.twenty_questions:TwentyQuestionsEnv",
+    kwargs={"difficulty": 1},
+    description="TwentyQuestions among the countries of one continent",
+)
+register(
+    id="gym_reason/TwentyQuestionsHard-v0",
+    entry_point="gym_reason.envs.kg.twenty_questions:TwentyQuestionsEnv",
+    kwargs={"difficulty": 2},
+    description="TwentyQuestions among all 252 countries",
+)
+register(
+    id="gym_reason/WebShop-v0",
+    entry_point="gym_reason.envs.web.shop_env:WebShopEnv",
+    alias="webshop",
+    description="buy what the instruction asks in a local web shop (backend='text' twin or 'browser': Chromium)",
+)
 register_namespace(
     "textarena",
     make_textarena_env,

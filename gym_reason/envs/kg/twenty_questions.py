@@ -1,0 +1,420 @@
+"""``gym_reason/TwentyQuestions-v0``: find a secret country by yes/no questions the graph answers exactly.
+
+Entity-Deduction Arena, offline: the env holds a secret country of the knowledge graph
+(:mod:`gym_reason.envs.kg.graph`); the candidates are listed in the task (level 1: the countries of one
+continent, named in the task; level 2: every country). The model calls two tools, as
+:mod:`gym_reason.envs.tool_calls` documents:
+
+* ``ask(question)``: a yes/no question in one of these forms (case and a trailing ``?`` are free),
+  answered from the graph by the env, never by a model:
+
+  ====================================  ===================================================
+  form                                  yes when the secret country ...
+  ====================================  ===================================================
+  ``continent = Europe``                lies on that continent
+  ``borders Germany``                   shares a land border with that country
+  ``currency = Euro (EUR)``             uses that currency (``currency = EUR`` also reads)
+  ``language = lang:de``                lists that language (``language = de`` also reads)
+  ``population > 50 million``           has more people (``<`` too; a number, optionally
+                                        with ``thousand``, ``million`` or ``billion``)
+  ``area > 100000``                     has a larger area in km2 (``<`` too)
+  ``neighbours > 3``                    borders more countries (``<`` and ``=`` too)
+  ====================================  ===================================================
+
+  A question in no such form, or naming an entity the graph lacks, is a tool error (no answer, no
+  question spent). At most ``max_questions`` (20) questions are answered.
+* ``guess(entity)``: the one guess; it ends the game, won if it names the secret.
+
+Rewards (``info["reward_components"]``; every weight is a constructor ``weights`` entry):
+
+=======================  =====================  ==============================================================
+component                default weight         paid
+=======================  =====================  ==============================================================
+``success``              1.0                    a right guess
+``question_cost``        -0.02                  every question answered
+``information_gain``     0.01 per bit           every question answered: the weight x its exact information
+                                                gain, the entropy in bits of its answer when the secret is
+                                                uniform over the candidates still consistent with every
+                                                answer so far (a question that halves them: 1 bit)
+``tool_error``           -0.05                  a question the env cannot read
+``invalid_action``       -0.1                   a reply with no readable call
+=======================  =====================  ==============================================================
+
+A yes/no answer carries at most one bit, so with the default weights every question costs more than it
+gains: the most an episode can earn is 1.0, a right guess at once (:meth:`TwentyQuestionsEnv.oracle_reply`,
+which reads the secret), and the information gain ranks questions by how well they split the candidates.
+The fixed agent ``fixed:halving`` (:class:`HalvingAgent`) asks the question that splits the candidates
+most evenly, and guesses when one is left.
+
+``split="test"`` draws secrets from the held-out fifth of the countries
+(:func:`~gym_reason.envs.kg.questions.split_of`), ``"train"`` (default) from the rest; the candidates
+are always the whole level's list.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from gym_reason.envs.games.bots import ScriptedAgent, declare_bots
+from gym_reason.envs.kg.graph import KnowledgeGraph, load_graph
+from gym_reason.envs.kg.questions import split_of
+from gym_reason.envs.tool_calls import Param, ToolCall, ToolError, ToolSpec
+from gym_reason.envs.tools.base import TaskRules, ToolEpisode, ToolTaskEnv
+
+GAME_NAME = "twenty_questions"
+ALL = "all countries"
+MAX_QUESTIONS = 20
+
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        "ask",
+        "Ask a yes/no question about the secret country, in one of the forms the task lists "
+        "(e.g. 'continent = Europe', 'borders Germany', 'population > 50 million').",
+        (("question", Param("string", "the question in one of the listed forms", max_length=200)),),
+    ),
+    ToolSpec(
+        "guess",
+        "Name the secret country. The one guess: it ends the game.",
+        (("entity", Param("string", "a country name exactly as the candidate list spells it", max_length=100)),),
+        final=True,
+    ),
+)
+
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    "success": 1.0,
+    "question_cost": -0.02,
+    "information_gain": 0.01,
+    "tool_error": -0.05,
+    "invalid_action": -0.1,
+}
+
+# --------------------------------------------------------------------------- predicates
+
+_UNITS = {"": 1, "thousand": 10**3, "million": 10**6, "billion": 10**9}
+_NUMBER = r"(\d[\d,_]*(?:\.\d+)?)\s*(thousand|million|billion)?"
+_FORMS = (
+    ("continent", re.compile(r"continent\s*(?:=|is)\s*(.+)", re.I)),
+    ("borders", re.compile(r"borders\s+(.+)", re.I)),
+    ("currency", re.compile(r"currency\s*(?:=|is)\s*(.+)", re.I)),
+    ("language", re.compile(r"language\s*(?:=|is)\s*(.+)", re.I)),
+    ("population", re.compile(rf"population\s*([<>])\s*{_NUMBER}", re.I)),
+    ("area", re.compile(rf"area\s*([<>])\s*{_NUMBER}\s*(?:km2)?", re.I)),
+    ("neighbours", re.compile(r"neighbou?rs\s*([<>=])\s*(\d{1,3})", re.I)),
+)
+_REFERENCE = {"continent": "continent", "borders": "borders", "currency": "currency", "language": "language"}
+
+
+@dataclass(frozen=True, slots=True)
+class Predicate:
+    """A yes/no question in canonical form: ``attribute`` (a relation of a country, or a number), and a value."""
+
+    attribute: str
+    op: str
+    value: str | float
+
+    @property
+    def text(self) -> str:
+        """The canonical question, e.g. ``continent = Europe`` or ``population > 50000000``."""
+        if self.attribute == "borders":
+            return f"borders {self.value}"
+        value = f"{self.value:.15g}" if isinstance(self.value, float) else self.value
+        return f"{self.attribute} {self.op} {value}"
+
+    def holds(self, graph: KnowledgeGraph, country: str) -> bool:
+        if self.attribute in _REFERENCE:
+            return self.value in graph.neighbors(country, _REFERENCE[self.attribute])
+        number = number_of(graph, self.attribute, country)
+        assert isinstance(self.value, float)
+        return (
+            number > self.value if self.op == ">" else number < self.value if self.op == "<" else number == self.value
+        )
+
+
+def number_of(graph: KnowledgeGraph, attribute: str, country: str) -> float:
+    """The country's ``population``, ``area`` (km2) or ``neighbours`` (the number of countries it borders)."""
+    if attribute == "neighbours":
+        return float(len(graph.neighbors(country, "borders")))
+    entity = graph.entities[country]
+    return float((entity.population if attribute == "population" else entity.area_km2) or 0)
+
+
+def parse_question(graph: KnowledgeGraph, text: str) -> Predicate:
+    """The predicate a question states, or :class:`ToolError` saying which forms are understood.
+
+    >>> parse_question(load_graph(), "Population > 1.5 million?")
+    Predicate(attribute='population', op='>', value=1500000.0)
+    >>> parse_question(load_graph(), "borders germany").text
+    'borders Germany'
+    """
+    question = " ".join(text.split()).rstrip("?").strip()
+    for attribute, form in _FORMS:
+        match = form.fullmatch(question)
+        if match is None:
+            continue
+        if attribute in _REFERENCE:
+            return Predicate(attribute, "=", _reference(graph, attribute, match.group(1).strip()))
+        op = match.group(1)
+        number = float(match.group(2).replace(",", "").replace("_", ""))
+        return Predicate(
+            attribute, op, number * _UNITS[(match.group(3) or "").lower()] if len(match.groups()) > 2 else number
+        )
+    raise ToolError(
+        f"cannot read the question {text[:100]!r}; ask in one of the forms 'continent = Europe', 'borders Germany', "
+        "'currency = Euro (EUR)', 'language = lang:de', 'population > 50 million', 'area < 100000', 'neighbours = 3'"
+    )
+
+
+def _reference(graph: KnowledgeGraph, attribute: str, text: str) -> str:
+    kind = {"continent": "continent", "borders": "country", "currency": "currency", "language": "language"}[attribute]
+    name = graph.lookup(text)
+    if name is None and kind == "currency":
+        name = _currency_codes(graph).get(text.upper())
+    if name is None and kind == "language":
+        name = graph.lookup(f"lang:{text}")
+    if name is None or graph.entities[name].kind != kind:
+        raise ToolError(f"{text[:100]!r} is not a {kind} of the graph; for {attribute}, name a {kind}")
+    return name
+
+
+@functools.cache
+def _currency_codes(graph: KnowledgeGraph) -> dict[str, str]:
+    return {graph.entities[n].code: n for n in graph.by_kind["currency"]}
+
+
+class Universe:
+    """The candidate countries of a level, with every question's answer as a bitmask over them (bit ``i``:
+    ``candidates[i]``), computed once and cached."""
+
+    def __init__(self, graph: KnowledgeGraph, name: str) -> None:
+        self.graph, self.name = graph, name
+        countries = graph.by_kind["country"]
+        self.candidates: tuple[str, ...] = (
+            countries if name == ALL else tuple(c for c in countries if name in graph.neighbors(c, "continent"))
+        )
+        if not self.candidates:
+            raise ValueError(f"no country lies on {name!r}")
+        self.index = {c: i for i, c in enumerate(self.candidates)}
+        self.full = (1 << len(self.candidates)) - 1
+        self._masks: dict[Predicate, int] = {}
+
+    def mask(self, predicate: Predicate) -> int:
+        mask = self._masks.get(predicate)
+        if mask is None:
+            mask = sum(1 << i for i, c in enumerate(self.candidates) if predicate.holds(self.graph, c))
+            self._masks[predicate] = mask
+        return mask
+
+    def consistent(self, history: Sequence[tuple[Predicate, bool]]) -> int:
+        """The candidates consistent with every ``(question, answer)`` so far, as a bitmask."""
+        alive = self.full
+        for predicate, yes in history:
+            alive &= self.mask(predicate) if yes else ~self.mask(predicate)
+        return alive
+
+    @functools.cached_property
+    def questions(self) -> tuple[Predicate, ...]:
+        """Every question worth asking about these candidates, in a fixed order (what :class:`HalvingAgent` picks
+        from): each continent, neighbour, currency and language any candidate has, and every threshold between
+        two candidates' populations, areas and neighbour counts."""
+        graph, found = self.graph, []
+        for attribute, relation in _REFERENCE.items():
+            values = sorted({v for c in self.candidates for v in graph.neighbors(c, relation)})
+            found += [Predicate(attribute, "=", v) for v in values]
+        for attribute in ("population", "area", "neighbours"):
+            numbers = sorted({number_of(graph, attribute, c) for c in self.candidates})
+            found += [Predicate(attribute, ">", v) for v in numbers[:-1]]
+        return tuple(found)
+
+
+@functools.cache
+def universe(name: str) -> Universe:
+    """The :class:`Universe` of ``name`` (a continent, or :data:`ALL`), built once per process."""
+    return Universe(load_graph(), name)
+
+
+def entropy(yes: int, total: int) -> float:
+    """Bits of information in the answer to a question that ``yes`` of ``total`` equally likely candidates satisfy.
+
+    >>> entropy(4, 8), entropy(0, 8), round(entropy(1, 4), 4)
+    (1.0, 0.0, 0.8113)
+    """
+    if total <= 0 or yes <= 0 or yes >= total:
+        return 0.0
+    p = yes / total
+    return -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
+
+
+# --------------------------------------------------------------------------- the env
+
+
+@dataclass(frozen=True, slots=True)
+class SecretTask:
+    """A game: the secret (hidden), the candidates' universe and the level."""
+
+    secret: str
+    universe: str
+    level: int
+
+    @property
+    def statement(self) -> str:
+        candidates = universe(self.universe).candidates
+        where = "any country" if self.universe == ALL else f"a country in {self.universe}"
+        return (
+            f"I am thinking of {where}: one of the {len(candidates)} candidates below. Find it with yes/no questions, "
+            "then guess it. Call ask(question) with a question in one of these forms: 'continent = Europe', "
+            "'borders Germany', 'currency = Euro (EUR)', 'language = lang:de', 'population > 50 million' (or <), "
+            "'area > 100000' (km2, or <), 'neighbours > 3' (how many countries it borders; or < or =). "
+            f"At most {MAX_QUESTIONS} questions are answered. Then call guess(entity) once: it ends the game. "
+            "Candidates: " + "; ".join(candidates) + "."
+        )
+
+
+@dataclass
+class _Progress:
+    asked: list[tuple[Predicate, bool]]
+    alive: int
+    """Bitmask of the candidates consistent with every answer so far."""
+
+
+def _asked(history: Sequence[Mapping[str, Any]]) -> list[tuple[Predicate, bool]]:
+    """The answered questions of a ``GAME_OBSERVATION`` history, as ``(predicate, yes)``."""
+    graph = load_graph()
+    return [
+        (parse_question(graph, entry["call"]["arguments"]["question"]), entry["result"].startswith("yes"))
+        for entry in history
+        if entry["ok"] and entry["call"]["name"] == "ask"
+    ]
+
+
+def _random_move(view: dict[str, Any], rng: random.Random) -> str:
+    """A random question of the level's list (a guess of a random candidate one time in eight)."""
+    world = universe(view["task"]["universe"])
+    if rng.random() < 0.125:
+        return ToolCall("guess", {"entity": rng.choice(world.candidates)}).to_json()
+    return ToolCall("ask", {"question": rng.choice(world.questions).text}).to_json()
+
+
+class TwentyQuestionsEnv(ToolTaskEnv):
+    """Twenty Questions over the knowledge graph's countries (see the module docstring).
+
+    Args:
+        difficulty: 1 (the countries of one continent, named in the task) or 2 (every country), or a sequence
+            of them to draw from (default both).
+        split: ``"train"`` (default) or ``"test"``: secrets from disjoint sets of countries.
+        max_turns: replies before the episode is truncated.
+        answer_format: ``"bracket"`` (default) or ``"boxed"``: the marker around a JSON call.
+        weights: overrides of :data:`DEFAULT_WEIGHTS`.
+        max_calls: parallel calls per reply (Hermes blocks).
+        max_questions: questions answered per game.
+    """
+
+    tools: ClassVar[tuple[ToolSpec, ...]] = TOOLS
+    rules: ClassVar[TaskRules] = TaskRules(GAME_NAME, _random_move)
+    default_weights: ClassVar[Mapping[str, float]] = DEFAULT_WEIGHTS
+    levels: ClassVar[tuple[int, ...]] = (1, 2)
+    role: ClassVar[str] = "questioner"
+
+    def __init__(
+        self,
+        difficulty: int | tuple[int, ...] | list[int] | None = None,
+        split: str = "train",
+        max_turns: int = MAX_QUESTIONS + 4,
+        answer_format: str = "bracket",
+        weights: Mapping[str, float] | None = None,
+        max_calls: int = 4,
+        max_questions: int = MAX_QUESTIONS,
+    ) -> None:
+        super().__init__(difficulty, split, max_turns, answer_format, weights, max_calls)
+        if not isinstance(max_questions, int) or isinstance(max_questions, bool) or not 1 <= max_questions <= 100:
+            raise ValueError(f"max_questions must be an integer in 1..100, got {max_questions!r}")
+        self.max_questions = max_questions
+        self.graph = load_graph()
+        self._secrets = {
+            name: tuple(c for c in universe(name).candidates if split_of(self.graph.entities[c].code) == split)
+            for name in (
+                ALL,
+                *(c for c in self.graph.by_kind["continent"] if len(self.graph.neighbors(c, "countries_in")) >= 8),
+            )
+        }
+        self._continents = tuple(name for name, secrets in self._secrets.items() if name != ALL and secrets)
+        self._answer: tuple[Predicate, bool] | None = None
+
+    def _draw_task(self, level: int, options: dict[str, Any]) -> tuple[SecretTask, _Progress]:
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; valid: ['difficulty']")
+        name = ALL if level == 2 else self._rng.choice(self._continents)
+        task = SecretTask(self._rng.choice(self._secrets[name]), name, level)
+        return task, _Progress([], universe(name).full)
+
+    def _task_view(self, task: SecretTask) -> dict[str, Any]:
+        return {"universe": task.universe, "level": task.level}
+
+    def _run_call(self, call: ToolCall) -> str:
+        episode = self._require_started()
+        if len(episode.progress.asked) >= self.max_questions:
+            raise ToolError(f"all {self.max_questions} questions are used; call guess")
+        predicate = parse_question(self.graph, call.arguments["question"])
+        yes = predicate.holds(self.graph, episode.task.secret)
+        self._answer = (predicate, yes)
+        return f"{'yes' if yes else 'no'} ({predicate.text})"
+
+    def _score_call(self, episode: ToolEpisode, call: ToolCall, ok: bool, result: Any) -> dict[str, float]:
+        if not ok or self._answer is None:
+            return {}
+        predicate, yes = self._answer
+        self._answer = None
+        mask = universe(episode.task.universe).mask(predicate)
+        progress = episode.progress
+        gain = entropy((progress.alive & mask).bit_count(), progress.alive.bit_count())
+        progress.alive &= mask if yes else ~mask
+        progress.asked.append((predicate, yes))
+        return {
+            "question_cost": self.weights["question_cost"],
+            "information_gain": self.weights["information_gain"] * gain,
+        }
+
+    def _score_final(self, episode: ToolEpisode, call: ToolCall) -> tuple[dict[str, float], bool, str]:
+        secret = episode.task.secret
+        correct = self.graph.lookup(call.arguments["entity"]) == secret
+        verdict = f"Right: it is {secret}." if correct else f"Wrong: it was {secret}."
+        return {"success": self.weights["success"] if correct else 0.0}, correct, verdict
+
+    def oracle_reply(self) -> str:
+        """The reply of an agent that reads the hidden secret: the right guess at once (the most reward)."""
+        secret = self._require_started().task.secret
+        return self.answer_format.wrap(ToolCall("guess", {"entity": secret}).to_json())
+
+
+class HalvingAgent(ScriptedAgent):
+    """``fixed:halving``: asks the question of :attr:`Universe.questions` that splits the candidates still possible
+    most evenly (the first such, so it is deterministic), and guesses when one candidate is left. It reads only
+    what the model sees: the level's candidates and the answers so far (``info["game_observation"]``)."""
+
+    name = "halving"
+
+    def policy(self, view: dict[str, Any], legal: list[str]) -> dict[str, float]:
+        world = universe(view["task"]["universe"])
+        alive = world.consistent(_asked(view["history"]))
+        count = alive.bit_count()
+        best, best_split = None, 0
+        if count > 1:
+            for question in world.questions:
+                yes = (alive & world.mask(question)).bit_count()
+                split = min(yes, count - yes)
+                if split > best_split:
+                    best, best_split = question, split
+                    if 2 * split >= count - 1:
+                        break
+        if best is None:  # one candidate left (or none of the questions tells the rest apart)
+            first = next(c for i, c in enumerate(world.candidates) if alive >> i & 1)
+            return {ToolCall("guess", {"entity": first}).to_json(): 1.0}
+        return {ToolCall("ask", {"question": best.text}).to_json(): 1.0}
+
+
+declare_bots(GAME_NAME, {"halving": HalvingAgent}, strongest="halving")
