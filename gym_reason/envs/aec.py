@@ -305,3 +305,9 @@ class TextAECEnv(AECEnv):
             setattr(self, k, v)
         self._rng.setstate(snapshot["_rng"])
         self._obs_cache = {}
+        self._started = True  # a fresh env can take a snapshot of another env of the same id
+
+    def reseed(self, seed: int) -> None:
+        """Draw chance from here on with a generator seeded by ``seed``: Monte-Carlo continuations of one
+        restored snapshot then see fresh cards and dice, not the ones the snapshot's generator would deal."""
+        self._rng.seed(seed)
