@@ -85,6 +85,30 @@ register(
     alias="webshop",
     description="buy what the instruction asks in a local web shop (backend='text' twin or 'browser': Chromium)",
 )
+register(
+    id="gym_reason/TextToSQL-v0",
+    entry_point="gym_reason.envs.sql.env:TextToSQLEnv",
+    alias="text_to_sql",
+    description="questions about SQLite databases (shop, school, flights) answered with one SQL query, levels 1-3",
+)
+register(
+    id="gym_reason/TextToSQLEasy-v0",
+    entry_point="gym_reason.envs.sql.env:TextToSQLEnv",
+    kwargs={"difficulty": 1},
+    description="TextToSQL at level 1 only (one table)",
+)
+register(
+    id="gym_reason/TextToSQLMedium-v0",
+    entry_point="gym_reason.envs.sql.env:TextToSQLEnv",
+    kwargs={"difficulty": 2},
+    description="TextToSQL at level 2 only (a join or a grouping)",
+)
+register(
+    id="gym_reason/TextToSQLHard-v0",
+    entry_point="gym_reason.envs.sql.env:TextToSQLEnv",
+    kwargs={"difficulty": 3},
+    description="TextToSQL at level 3 only (three-table joins, nesting, HAVING)",
+)
 register_namespace(
     "textarena",
     make_textarena_env,

@@ -156,6 +156,10 @@ class ToolTaskEnv(gymnasium.Env):
         """The task as JSON-able data for scripted agents (what the statement says, nothing hidden)."""
         raise NotImplementedError
 
+    def _task_text(self, task: Any) -> str:
+        """The head of every observation: the question and what an answer must be."""
+        return f"Task: {task.statement}"
+
     def _task_id(self, task: Any) -> str:
         return hashlib.sha1(task.statement.encode()).hexdigest()[:12]
 
@@ -267,7 +271,7 @@ class ToolTaskEnv(gymnasium.Env):
         episode = self._require_started()
         final = next(t.name for t in self.tools if t.final)
         parts = [
-            f"Task: {episode.task.statement}",
+            self._task_text(episode.task),
             self._tools_text,
             f"Finish by calling {final}. You have {self.max_turns} turns in all.",
             *episode.transcript,

@@ -1,0 +1,1 @@
+"""Text-to-SQL task env over SQLite databases built in code."""
