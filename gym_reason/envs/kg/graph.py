@@ -145,23 +145,20 @@ class KnowledgeGraph:
         if len(self.entities) != len(ordered):
             raise ValueError("two entities share a name; entity names must be unique")
         out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        forward = 0
         for head, relation, tail in edges:
             if head not in self.entities or tail not in self.entities:
                 raise ValueError(f"edge ({head!r}, {relation!r}, {tail!r}) names an entity that is not in the graph")
             spec = RELATIONS[relation]
             if spec.name not in FORWARD:
                 raise ValueError(f"edges are given by forward relations {FORWARD}, got {relation!r}")
-            if tail not in out[head][relation]:
-                forward += 1
             out[head][relation].add(tail)
             out[tail][spec.inverse].add(head)
         self._out: dict[str, dict[str, tuple[str, ...]]] = {
             name: {rel: tuple(sorted(tails)) for rel, tails in sorted(rels.items())}
             for name, rels in sorted(out.items())
         }
-        self.edge_count = forward
-        """Distinct (head, forward relation, tail) triples."""
+        self.edge_count = sum(len(tails) for rels in self._out.values() for r, tails in rels.items() if r in FORWARD)
+        """Distinct directed (head, forward relation, tail) triples (a symmetric relation's pair counts twice)."""
         self.by_kind: Mapping[str, tuple[str, ...]] = MappingProxyType(
             {k: tuple(n for n, e in self.entities.items() if e.kind == k) for k in KINDS}
         )

@@ -1,0 +1,165 @@
+"""TwentyQuestions-v0: questions the graph answers, exact information gain, the oracle's maximum, fixed:halving
+against log2(candidates), random play, disjoint splits, snapshots."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+import gym_reason
+from gym_reason.agents import make_agent
+from gym_reason.core import OUTCOME, REWARD_COMPONENTS
+from gym_reason.envs.kg.graph import load_graph
+from gym_reason.envs.kg.questions import split_of
+from gym_reason.envs.kg.twenty_questions import (
+    ALL,
+    DEFAULT_WEIGHTS,
+    Predicate,
+    TwentyQuestionsEnv,
+    entropy,
+    parse_question,
+    universe,
+)
+from gym_reason.envs.tool_calls import ToolCall, ToolError
+
+
+def ask(question: str) -> str:
+    return "[" + ToolCall("ask", {"question": question}).to_json() + "]"
+
+
+def guess(entity: str) -> str:
+    return "[" + ToolCall("guess", {"entity": entity}).to_json() + "]"
+
+
+def play(env, seed, policy):
+    obs, info = env.reset(seed=seed)
+    total, questions = 0.0, 0
+    while True:
+        obs, reward, terminated, truncated, info = env.step(policy(obs, info))
+        assert math.isclose(sum(info[REWARD_COMPONENTS].values()), reward, abs_tol=1e-12)
+        total += reward
+        questions += "question_cost" in info[REWARD_COMPONENTS]
+        if terminated or truncated:
+            return total, questions, info
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("continent = Europe?", "continent = Europe"),
+        ("CONTINENT is europe", "continent = Europe"),
+        ("borders germany ?", "borders Germany"),
+        ("currency = EUR", "currency = Euro (EUR)"),
+        ("language = de", "language = lang:de"),
+        ("population > 50 million", "population > 50000000"),
+        ("population < 1,500,000", "population < 1500000"),
+        ("area > 0.5", "area > 0.5"),
+        ("neighbors = 0", "neighbours = 0"),
+    ],
+)
+def test_the_documented_question_forms_read(text, canonical):
+    assert parse_question(load_graph(), text).text == canonical
+
+
+@pytest.mark.parametrize("text", ["is it big?", "continent = Atlantis", "borders Euro (EUR)", "population > lots"])
+def test_other_questions_are_tool_errors(text):
+    with pytest.raises(ToolError, match=r"not a|cannot read"):
+        parse_question(load_graph(), text)
+
+
+def test_the_judge_answers_from_the_graph():
+    graph = load_graph()
+    assert Predicate("borders", "=", "France").holds(graph, "Germany")
+    assert not Predicate("borders", "=", "Japan").holds(graph, "Germany")
+    assert parse_question(graph, "population > 80 million").holds(graph, "Germany")
+    assert parse_question(graph, "neighbours = 9").holds(graph, "Germany")
+    assert not parse_question(graph, "continent = Asia").holds(graph, "Germany")
+
+
+def test_information_gain_is_the_entropy_of_the_answer_over_the_live_candidates():
+    env = TwentyQuestionsEnv(difficulty=2, split="test")
+    env.reset(seed=0)
+    world = universe(ALL)
+    europe = world.mask(parse_question(env.graph, "continent = Europe")).bit_count()
+    info = env.step(ask("continent = Europe"))[4]
+    bits = entropy(europe, len(world.candidates))
+    assert info[REWARD_COMPONENTS] == {
+        "question_cost": DEFAULT_WEIGHTS["question_cost"],
+        "information_gain": pytest.approx(DEFAULT_WEIGHTS["information_gain"] * bits),
+    }
+    # asked again, the answer is known: no information
+    assert env.step(ask("continent = Europe"))[4][REWARD_COMPONENTS]["information_gain"] == 0.0
+    assert entropy(126, 252) == 1.0
+
+
+def test_the_oracle_earns_the_maximum_on_100_held_out_games():
+    env = gym_reason.make("gym_reason/TwentyQuestions-v0", split="test")
+    for seed in range(100):
+        total, questions, info = play(env, seed, lambda obs, info: env.oracle_reply())
+        assert total == DEFAULT_WEIGHTS["success"] and info[OUTCOME] == "win" and questions == 0
+
+
+@pytest.mark.parametrize(
+    ("env_id", "slack"), [("gym_reason/TwentyQuestionsEasy-v0", 0.6), ("gym_reason/TwentyQuestionsHard-v0", 0.3)]
+)
+def test_halving_wins_every_game_in_about_log2_candidates_questions(env_id, slack):
+    env = gym_reason.make(env_id, split="test")
+    agent = make_agent("fixed:halving", env, seed=0)
+    asked, bounds = [], []
+    for seed in range(100 if "Easy" in env_id else 40):
+        total, questions, info = play(env, seed, lambda obs, info: agent.act([(obs, info)])[0])
+        assert info[OUTCOME] == "win"
+        assert total < DEFAULT_WEIGHTS["success"]  # every question costs more than its bit pays
+        asked.append(questions)
+        bounds.append(math.log2(len(universe(env.task.universe).candidates)))
+    assert statistics.mean(bounds) - 0.01 <= statistics.mean(asked) <= statistics.mean(bounds) + slack
+
+
+def test_random_play_rarely_wins():
+    env = gym_reason.make("gym_reason/TwentyQuestions-v0", split="test")
+    agent = make_agent("random", env, seed=0)
+    totals = [play(env, seed, lambda obs, info: agent.act([(obs, info)])[0])[0] for seed in range(60)]
+    assert statistics.mean(totals) < 0.15
+
+
+def test_the_splits_draw_secrets_from_disjoint_countries():
+    graph = load_graph()
+    secrets = {}
+    for split in ("train", "test"):
+        env = TwentyQuestionsEnv(split=split)
+        secrets[split] = set()
+        for seed in range(200):
+            env.reset(seed=seed)
+            secrets[split].add(env.task.secret)
+        assert {split_of(graph.entities[s].code) for s in secrets[split]} == {split}
+    assert not secrets["train"] & secrets["test"]
+
+
+def test_bad_questions_cost_a_tool_error_and_the_question_budget_holds():
+    env = TwentyQuestionsEnv(difficulty=1, max_questions=2)
+    env.reset(seed=0)
+    assert env.step(ask("is it big?"))[4][REWARD_COMPONENTS] == {"tool_error": DEFAULT_WEIGHTS["tool_error"]}
+    env.step(ask("population > 1 million"))
+    env.step(ask("area > 1000"))
+    obs, _r, _t, _tr, info = env.step(ask("area > 5000"))
+    assert info[REWARD_COMPONENTS] == {"tool_error": DEFAULT_WEIGHTS["tool_error"]} and "questions are used" in obs
+    obs, reward, terminated, _tr, info = env.step(guess("Atlantis"))
+    assert terminated and reward == 0.0 and info[OUTCOME] == "loss" and env.task.secret in obs
+
+
+def test_snapshots_are_exact_and_transcripts_deterministic():
+    env = TwentyQuestionsEnv(split="test")
+    env.reset(seed=4)
+    env.step(ask("continent = Africa"))
+    snap = env.snapshot()
+    first = [env.step(ask("population > 10 million")), env.step(guess("Kenya"))]
+    env.restore(snap)
+    assert [env.step(ask("population > 10 million")), env.step(guess("Kenya"))] == first
+    replies = [ask("continent = Africa"), ask("population > 10 million"), ask("nonsense"), guess("Kenya")]
+    transcripts = []
+    for fresh in (TwentyQuestionsEnv(split="test"), TwentyQuestionsEnv(split="test"), env):
+        transcripts.append([fresh.reset(seed=4), *(fresh.step(r) for r in replies)])
+    assert transcripts[0] == transcripts[1] == transcripts[2]
+    assert TwentyQuestionsEnv(split="test").reset(seed=5)[0] != transcripts[0][0][0]  # another seed, another game
