@@ -251,13 +251,19 @@ def battery_returns(
 
 
 def assert_no_cheat_pays(
-    make_env: Callable[[], Any], seeds: Iterable[int], tmp: Path, cheats: Iterable[Cheat] = CHEATS
+    make_env: Callable[[], Any],
+    seeds: Iterable[int],
+    tmp: Path,
+    cheats: Iterable[Cheat] = CHEATS,
+    tolerance: float = 1e-9,
 ) -> dict[str, float]:
-    """Fail naming every cheat whose mean return exceeds the random-answer baseline's, or whose hostile
-    arguments left anything in ``tmp``; returns the means for reports."""
+    """Fail naming every cheat whose mean return exceeds the random-answer baseline's (by more than
+    ``tolerance``: where a cheat is itself a random answer, e.g. one guess among a task's listed
+    candidates, pass a few standard errors of that mean), or whose hostile arguments left anything in
+    ``tmp``; returns the means for reports."""
     means = battery_returns(make_env, seeds, tmp, cheats)
     baseline = means["random_answer"]
-    paying = {name: mean for name, mean in means.items() if name != "random_answer" and mean > baseline + 1e-9}
+    paying = {name: mean for name, mean in means.items() if name != "random_answer" and mean > baseline + tolerance}
     assert not paying, f"cheats that out-earn answering at random ({baseline:.4f}): {paying}"
     left = sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
     assert not left, f"hostile tool arguments created {left} in {tmp}"
