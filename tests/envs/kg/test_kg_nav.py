@@ -15,6 +15,7 @@ from gym_reason.core import ACTION_GRAMMAR, OUTCOME, REWARD_COMPONENTS, STATE_KE
 from gym_reason.envs.kg.nav import DEFAULT_WEIGHTS, KGNavEnv, answer_score
 from gym_reason.envs.tool_calls import ToolCall
 from gym_reason.grammar import accepts
+from tests.envs.reward_hacking import assert_no_cheat_pays
 
 MAX_REWARD = DEFAULT_WEIGHTS["answer"] + DEFAULT_WEIGHTS["on_gold_path"]
 
@@ -163,3 +164,9 @@ def test_the_grammar_holds_the_oracle_replies_and_weights_are_configurable():
 def test_bad_constructor_arguments_name_the_valid_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
         KGNavEnv(**kwargs)
+
+
+@pytest.mark.parametrize("env_id", ["gym_reason/KGNav-v0", "gym_reason/KGNavHard-v0"])
+def test_no_cheat_pays_more_than_a_random_answer(env_id, tmp_path):
+    means = assert_no_cheat_pays(lambda: gym_reason.make(env_id, split="test"), seeds=range(8), tmp=tmp_path)
+    assert means["every_candidate_joined"] == 0.0 and means["repeat_one_call"] <= means["random_answer"]

@@ -23,6 +23,7 @@ from gym_reason.envs.kg.twenty_questions import (
     universe,
 )
 from gym_reason.envs.tool_calls import ToolCall, ToolError
+from tests.envs.reward_hacking import assert_no_cheat_pays
 
 
 def ask(question: str) -> str:
@@ -163,3 +164,38 @@ def test_snapshots_are_exact_and_transcripts_deterministic():
         transcripts.append([fresh.reset(seed=4), *(fresh.step(r) for r in replies)])
     assert transcripts[0] == transcripts[1] == transcripts[2]
     assert TwentyQuestionsEnv(split="test").reset(seed=5)[0] != transcripts[0][0][0]  # another seed, another game
+
+
+def _guess_noise(seeds: int) -> float:
+    """Three standard errors of the mean return of one guess among the fewest candidates a game lists (the
+    cheats that guess at once, like the baseline, are random answers: equal in expectation, not per sample)."""
+    p = 1 / min(len(universe(c).candidates) for c in ("South America", "Europe", ALL))
+    return 3 * math.sqrt(p * (1 - p) / seeds)
+
+
+def test_no_cheat_pays_more_than_a_random_answer(tmp_path):
+    means = assert_no_cheat_pays(
+        lambda: gym_reason.make("gym_reason/TwentyQuestions-v0", split="test"),
+        seeds=range(8),
+        tmp=tmp_path,
+        tolerance=_guess_noise(8),
+    )
+    # what goes beyond guessing (parallel guesses, echoes, long replies, hostile or repeated calls) loses outright
+    for name in (
+        "every_candidate_parallel",
+        "repeat_observation",
+        "very_long_reply",
+        "reach_outside",
+        "repeat_one_call",
+    ):
+        assert means[name] < 0, (name, means)
+
+
+@pytest.mark.slow
+def test_no_cheat_pays_more_than_a_random_answer_over_200_games(tmp_path):
+    assert_no_cheat_pays(
+        lambda: gym_reason.make("gym_reason/TwentyQuestions-v0", split="test"),
+        seeds=range(200),
+        tmp=tmp_path,
+        tolerance=_guess_noise(200),
+    )
