@@ -2,7 +2,7 @@
 
     python bench/eval_throughput.py [--games 10000] [--lm-games 512] [--rounds 3]
 
-Two workloads, each run by the same engine (`gym_reason.eval.arena.run_games`) in
+Two workloads, each run by the same engine (`gym_reason.eval.engine.play_episodes`) in
 two ways, interleaved over several rounds (median games/s; this machine is noisy):
 
 * **bots**: Kuhn Poker, `random` against `fixed:nash`, seats alternating. Batched
@@ -29,9 +29,13 @@ import torch
 import gym_reason
 from gym_reason.agents import make_agent
 from gym_reason.agents.lm import LMAgent
-from gym_reason.eval.arena import Seating, run_games
+from gym_reason.eval.engine import Seating, labelled_requests, play_episodes
 from gym_reason.trainer.config import load_config
 from gym_reason.trainer.loop import build_policy
+
+
+def run_games(make_env: Callable[[], object], seatings: list[Seating], agents: dict, concurrency: int) -> None:
+    play_episodes(labelled_requests(seatings, agents), make_env=make_env, concurrency=concurrency)
 
 
 def _seatings(games: int, a: str, b: str) -> list[Seating]:

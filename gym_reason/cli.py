@@ -230,14 +230,17 @@ def _make_env(game: str, kwargs: dict[str, Any]) -> Any:
 
 def cmd_play(args: argparse.Namespace, console: Console) -> int:
     from gym_reason.agents import make_agent
-    from gym_reason.eval.arena import play_games
+    from gym_reason.eval.evaluation import play_games
 
     env = _make_env(args.game, _env_kwargs(args))
+    seats = list(env.possible_agents) if hasattr(env, "agent_iter") else ["agent"]
     specs = [s.strip() for s in args.players.split(",")]
-    if len(specs) != len(env.possible_agents):
+    if len(specs) != len(seats):
+        example = "human,random" if len(seats) == 2 else ",".join(["random"] * len(seats))
         raise CliError(
-            f"--players got {len(specs)} agent(s) {specs} but {args.game} has {len(env.possible_agents)} seats; "
-            f"give one per seat, e.g. --players human,random"
+            f"--players got {len(specs)} agent(s) {specs} but {args.game} has {len(seats)} seat{'s' * (len(seats) > 1)} "
+            f"{seats}; "
+            f"give one per seat, e.g. --players {example}"
         )
     try:
         agents = [make_agent(spec, env, seed=derive_seed(args.seed, i, 1)) for i, spec in enumerate(specs)]
@@ -245,13 +248,14 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
         raise CliError(_message(exc)) from None
     humans = [i for i, s in enumerate(specs) if s == "human"]
     show = args.show or bool(humans) or args.games == 1
+    seat_of = {agent: k for k, agent in enumerate(seats)}
 
     def on_step(agent: str, obs: str, info: dict[str, Any], action: str | None) -> None:
         if humans:
-            if action is None and int(agent.rsplit("_", 1)[1]) in humans:
+            if action is None and seat_of[agent] in humans:
                 print(f"\n{obs}", flush=True)  # the human's final view of the game
-            elif action is not None and int(agent.rsplit("_", 1)[1]) not in humans:
-                print(f"{agent} ({specs[int(agent.rsplit('_', 1)[1])]}) answers: {action}", flush=True)
+            elif action is not None and seat_of[agent] not in humans:
+                print(f"{agent} ({specs[seat_of[agent]]}) answers: {action}", flush=True)
         elif show:
             print(f"--- {agent}\n{obs}\n>>> {action if action is not None else '(episode over)'}", flush=True)
 
@@ -259,33 +263,25 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
     if args.alternate_seats:
         labels = specs
     try:
-        tallies = play_games(
+        summaries = play_games(
             env, agents, labels, args.games, seed=args.seed, alternate_seats=args.alternate_seats,
             on_step=on_step if show else None,
         )  # fmt: skip
     except (EOFError, *AGENT_ERRORS) as exc:  # stdin closed under a human; a server refusing its key, ...
         raise CliError(_message(exc)) from None
+    finally:
+        env.close()
     table = Table(title=escape(f"{args.game}: {args.games} game(s), seed {args.seed}"))
-    for column in (
-        "player",
-        "games",
-        "win",
-        "loss",
-        "draw",
-        "forfeit",
-        "truncated",
-        "invalid moves",
-        "mean reward (95% CI)",
-    ):
+    columns = ["player", "games", "win", "loss", "draw", "forfeit", "truncated", "invalid moves", "failed"]
+    for column in [*columns, "mean reward (95% CI)"]:
         table.add_column(column)
-    for tally in tallies.values():
-        lo, hi = tally.reward_interval()
-        ci = f"{tally.mean_reward:+.3f} [{lo:+.3f}, {hi:+.3f}]" if tally.games > 1 else f"{tally.mean_reward:+.3f}"
-        o = tally.outcomes
-        table.add_row(*map(escape, (
-            tally.label, str(tally.games), str(o["win"]), str(o["loss"]), str(o["draw"]), str(o["forfeit"]),
-            str(o["truncated"]), str(tally.invalid_moves), ci,
-        )))  # fmt: skip
+    for label, summary in summaries.items():
+        low, high = summary.reward_ci.low, summary.reward_ci.high
+        reward = f"{summary.mean_reward:+.3f}"
+        ci = f"{reward} [{low:+.3f}, {high:+.3f}]" if summary.games > 1 else reward
+        outcomes = [str(getattr(summary, o).count) for o in ("win", "loss", "draw", "forfeit", "truncated")]
+        invalid = str(summary.invalid_moves.count)
+        table.add_row(*map(escape, (label, str(summary.games), *outcomes, invalid, str(summary.failed), ci)))
     console.print(table)
     return 0
 

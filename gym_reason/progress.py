@@ -160,7 +160,7 @@ class _Counters(ProgressColumn):
 
 class GamesProgress:
     """Progress of many games (``eval``, ``tournament``, ``leaderboard``): the ``progress`` hook of
-    :func:`~gym_reason.eval.arena.run_games`.
+    :func:`~gym_reason.eval.engine.play_episodes`.
 
     On a terminal: ``eval ━━━━━━  12/1024 0:01:02 ETA 1:10:00 8 req 153 tok/s``, refreshed live (also
     while an agent call is running). Piped: ``eval: 12/1024 games, 8 requests in flight, 153 tok/s,

@@ -16,7 +16,7 @@ from rich.console import Console
 
 import gym_reason
 from gym_reason.agents import make_agent
-from gym_reason.eval.arena import GameRecord, Seating, run_games
+from gym_reason.eval.engine import Episode, Seating, labelled_requests, play_episodes
 from gym_reason.progress import GamesProgress, SelfPlayProgress
 
 CLI = [sys.executable, "-m", "gym_reason.cli"]
@@ -108,8 +108,8 @@ class _Agent:
         self.stats = {"completion_tokens": 1200}
 
 
-def _record(seats: list[str]) -> GameRecord:
-    return GameRecord(0, seats, [0.0, 0.0], [None, None], [0, 0], [1, 1], [None, 7])
+def _record(seats: list[str]) -> Episode:
+    return Episode(0, seats, [0.0, 0.0], [None, None], [0, 0], [1, 1], [None, 7])
 
 
 def test_games_progress_fits_80_columns_and_shows_the_counters() -> None:
@@ -157,7 +157,7 @@ class _Recorder:
     def start(self, total: int, agents: Any) -> None:
         self.started = (total, sorted(agents))
 
-    def game_done(self, record: GameRecord) -> None:
+    def game_done(self, record: Episode) -> None:
         self.done += 1
 
 
@@ -167,8 +167,8 @@ def test_run_games_and_evaluate_report_progress() -> None:
     env = gym_reason.make("kuhn_poker")
     agents = {"r": make_agent("random", env, seed=1), "n": make_agent("fixed:nash", env, seed=2)}
     recorder = _Recorder()
-    run_games(lambda: gym_reason.make("kuhn_poker"), [Seating(s, ("r", "n")) for s in range(5)], agents,
-              concurrency=2, progress=recorder)  # fmt: skip
+    requests = labelled_requests([Seating(s, ("r", "n")) for s in range(5)], agents)
+    play_episodes(requests, make_env=lambda: gym_reason.make("kuhn_poker"), concurrency=2, progress=recorder)
     assert recorder.started == (5, ["n", "r"]) and recorder.done == 5
     recorder = _Recorder()
     play_matchups(lambda: gym_reason.make("kuhn_poker"), [("r", "n")], agents, 2, 6, 0, paired=True, concurrency=4,

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from gym_reason.agents.base import Observation, register_agent_backend
-from gym_reason.core import GAME_OBSERVATION, LEGAL_ACTIONS, AnswerFormat
+from gym_reason.core import ACTION_GRAMMAR, GAME_OBSERVATION, LEGAL_ACTIONS, AnswerFormat
 
 
 class RandomAgent:
     """Uniform over ``info["legal_actions"]``; for games whose moves cannot be listed, the game's own
-    ``random_move`` from the player's view."""
+    ``random_move`` from the player's view; elsewhere (a task: code, a final answer) a random string of
+    the turn's action grammar (``info["action_grammar"]``, drawn by :func:`gym_reason.grammar.sample`),
+    a valid reply that is almost never a good one: the floor a task's success rate is read against."""
 
     name = "random"
 
@@ -30,10 +32,14 @@ class RandomAgent:
             elif self.game is not None and GAME_OBSERVATION in info:
                 move = self.game.random_move(info[GAME_OBSERVATION], self.rng)
                 answers.append(self.answer_format.wrap(move))
+            elif info.get(ACTION_GRAMMAR) is not None:
+                from gym_reason.grammar import sample  # llguidance: only where a grammar is the way to move
+
+                answers.append(sample(info[ACTION_GRAMMAR], self.rng, 1)[0])
             else:
                 raise ValueError(
-                    "the random agent needs info['legal_actions'] or a game that can sample moves from "
-                    "info['game_observation']; this env provides neither"
+                    "the random agent needs info['legal_actions'], info['action_grammar'] or a game that can "
+                    "sample moves from info['game_observation']; this env provides none of them"
                 )
         return answers
 

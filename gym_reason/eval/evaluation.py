@@ -35,11 +35,38 @@ import gym_reason
 from gym_reason import registry
 from gym_reason.agents.base import Agent, make_agent
 from gym_reason.core import Outcome, derive_seed
-from gym_reason.eval.arena import GameRecord, ProgressHook, Seating, run_games
+from gym_reason.eval.engine import (
+    TASK_AGENT,
+    Episode,
+    ProgressHook,
+    Seating,
+    StepHook,
+    labelled_requests,
+    play_episodes,
+)
 from gym_reason.eval.stats import CI_METHODS, CONFIDENCE, mean_ci, wilson_interval
 
 AGENT = "<agent>"
 """The label of the evaluated agent in seatings (no agent spec contains ``<``)."""
+
+TASK = "(task alone)"
+"""The opponent column of a single-agent task's results: the agent plays alone."""
+
+HELD_OUT = "test"
+"""The split a task is evaluated on (see ``split`` in :mod:`gym_reason.core`'s env contract)."""
+
+
+def held_out_kwargs(env: Any, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``env_kwargs`` for evaluation: an env that declares splits (``splits`` holding :data:`HELD_OUT`) is
+    built on its held-out split unless ``env_kwargs`` names one; other envs are left as given.
+
+    >>> import gym_reason
+    >>> held_out_kwargs(gym_reason.make("kuhn_poker"), {"num_hands": 3})
+    {'num_hands': 3}
+    """
+    if "split" in env_kwargs or HELD_OUT not in getattr(env, "splits", ()):
+        return dict(env_kwargs)
+    return {**env_kwargs, "split": HELD_OUT}
 
 
 class Interval(BaseModel):
@@ -166,23 +193,24 @@ def play_matchups(
     paired: bool,
     concurrency: int,
     transcripts: bool = False,
-    on_game: Callable[[GameRecord], None] | None = None,
+    on_game: Callable[[Episode], None] | None = None,
     progress: ProgressHook | None = None,
-) -> list[list[GameRecord]]:
+) -> list[list[Episode]]:
     """The games of every ``(agent, opponent)`` label pair (:func:`seatings_for`), all in flight together;
-    one list of records per matchup, in order. ``progress`` hears of every game (see :func:`run_games`)."""
+    one list of records per matchup, in order. ``progress`` hears of every game (see
+    :func:`~gym_reason.eval.engine.play_episodes`)."""
     seatings: list[Seating] = []
     bounds = [0]
     for a, b in matchups:
         seatings += seatings_for(num_seats, games, seed, a, b, paired)
         bounds.append(len(seatings))
-    records = run_games(make_env, seatings, agents, concurrency=concurrency, transcripts=transcripts, on_game=on_game,
-                        progress=progress)  # fmt: skip
+    records = play_episodes(labelled_requests(seatings, agents), make_env=make_env, concurrency=concurrency,
+                            transcripts=transcripts, on_episode=on_game, progress=progress)  # fmt: skip
     return [records[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 def summarize(
-    records: Sequence[GameRecord],
+    records: Sequence[Episode],
     label: str,
     *,
     paired: bool,
@@ -190,27 +218,36 @@ def summarize(
     confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> Summary:
-    """The results of ``label`` over ``records`` (the games it sat in)."""
-    played = [r for r in records if not r.failed]
+    """The results of ``label`` over ``records``: the one tally of outcomes, rewards, moves and tokens.
+
+    Each seat ``label`` holds in a played record is one unit (a bot playing itself counts once per
+    seat); a failed record counts once in ``failed`` and nowhere else. With ``paired`` the reward
+    interval is over the mean of each seed's units (a deal played from every seat).
+    """
     counts = dict.fromkeys(map(str, Outcome), 0)
-    rewards, by_group = [], {}
+    rewards: list[float] = []
+    by_group: dict[int | None, list[float]] = {}
     moves = invalid = tokens = token_moves = 0
-    for r in played:
-        seat = r.seats.index(label)
-        counts[str(r.outcomes[seat])] += 1
-        rewards.append(r.rewards[seat])
-        by_group.setdefault(r.seed, []).append(r.rewards[seat])
-        moves += r.moves[seat]
-        invalid += r.invalid_moves[seat]
-        if r.tokens[seat] is not None:
-            tokens += r.tokens[seat]
-            token_moves += r.moves[seat]
-    n = len(played)
+    failed = 0
+    for r in records:
+        if r.failed:
+            failed += 1
+            continue
+        for seat in (k for k, who in enumerate(r.seats) if who == label):
+            counts[str(r.outcomes[seat])] += 1
+            rewards.append(r.rewards[seat])
+            by_group.setdefault(r.seed, []).append(r.rewards[seat])
+            moves += r.moves[seat]
+            invalid += r.invalid_moves[seat]
+            if r.tokens[seat] is not None:
+                tokens += r.tokens[seat]
+                token_moves += r.moves[seat]
+    n = len(rewards)
     units = [sum(v) / len(v) for v in by_group.values()] if paired else rewards
     low, high = mean_ci(units, ci, confidence, seed)
     return Summary(
         games=n,
-        failed=len(records) - n,
+        failed=failed,
         **{o: Rate.of(counts[o], n, confidence) for o in map(str, Outcome)},
         mean_reward=sum(rewards) / n if n else 0.0,
         reward_ci=Interval(low=low, high=high),
@@ -235,29 +272,42 @@ def evaluate(
     confidence: float = CONFIDENCE,
     transcripts: str | Path | None = None,
     command: Sequence[str] | None = None,
-    on_game: Callable[[GameRecord], None] | None = None,
+    on_game: Callable[[Episode], None] | None = None,
     progress: ProgressHook | None = None,
 ) -> EvalResult:
     """Play ``agent`` (a spec such as ``runs/<id>``, ``hf:PATH``, ``fixed:nash``, or an Agent) against each
     opponent spec for ``games`` games on ``env_id``; all opponents' games run in flight together, so a
     batched agent answers them in shared calls.
 
+    On a single-agent task the agent plays ``games`` episodes alone (seeds ``seed``, ``seed + 1``, ...;
+    give no opponents) on the task's held-out split (:func:`held_out_kwargs`); the one result row,
+    opponent :data:`TASK`, has the success rate as ``win`` and the mean return with its interval.
+
     ``transcripts``: a JSONL file to write every game to (seats, seed, rewards, outcomes, each move).
-    ``progress``: a display told of the start and of every finished game (:class:`~gym_reason.eval.arena.ProgressHook`).
+    ``progress``: a display told of the start and of every finished game (:class:`~gym_reason.eval.engine.ProgressHook`).
     """
-    if not opponents:
-        raise ValueError("give at least one opponent, e.g. opponents=['random', 'fixed:nash']")
     if ci not in CI_METHODS:
         raise ValueError(f"unknown interval method {ci!r}; valid: {list(CI_METHODS)}")
     env_kwargs = dict(env_kwargs or {})
+    probe = gym_reason.make(env_id, **env_kwargs)
+    task = not hasattr(probe, "agent_iter")
+    if task:
+        if opponents:
+            raise ValueError(
+                f"{env_id!r} is a single-agent task: the agent plays it alone; give no opponents (drop --opponents)"
+            )
+        env_kwargs = held_out_kwargs(probe, env_kwargs)
+        if env_kwargs.get("split") == HELD_OUT and getattr(probe, "split", None) != HELD_OUT:
+            probe.close()
+            probe = gym_reason.make(env_id, **env_kwargs)
+    elif not opponents:
+        raise ValueError("give at least one opponent, e.g. opponents=['random', 'fixed:nash']")
 
     def make_env() -> Any:
         return gym_reason.make(env_id, **env_kwargs)
 
-    probe = make_env()
-    if not hasattr(probe, "agent_iter"):
-        raise ValueError(f"{env_id!r} is a single-agent task; evaluation against opponents needs a multi-agent game")
-    num_seats = len(probe.possible_agents)
+    num_seats = len(probe.possible_agents) if not task else 1
+    seat_names = list(probe.possible_agents) if not task else [TASK_AGENT]
     full_id = registry.env_id_of(probe, env_id)
     agents: dict[str, Agent] = {
         AGENT: make_agent(agent, probe, seed=derive_seed(seed, 1)) if isinstance(agent, str) else agent
@@ -266,14 +316,25 @@ def evaluate(
     for j, spec in enumerate(dict.fromkeys(opponents)):
         agents[spec] = make_agent(spec, probe, seed=derive_seed(seed, 2, j))
         labels.append(spec)
-    groups = play_matchups(make_env, [(AGENT, spec) for spec in labels], agents, num_seats, games, seed,
-                           paired=paired, concurrency=concurrency, transcripts=transcripts is not None,
-                           on_game=on_game, progress=progress)  # fmt: skip
+    if task:
+        paired = False
+        labels = [TASK]
+        seatings = [Seating(seed + g, (AGENT,)) for g in range(games)]
+        groups = [play_episodes(labelled_requests(seatings, agents, full_id), make_env=make_env,
+                                concurrency=concurrency, transcripts=transcripts is not None, on_episode=on_game,
+                                progress=progress)]  # fmt: skip
+    else:
+        groups = play_matchups(make_env, [(AGENT, spec) for spec in labels], agents, num_seats, games, seed,
+                               paired=paired, concurrency=concurrency, transcripts=transcripts is not None,
+                               on_game=on_game, progress=progress)  # fmt: skip
+    close = getattr(probe, "close", None)
+    if close is not None:
+        close()
     records = [r for group in groups for r in group]
     results = []
     for spec, mine in zip(labels, groups, strict=True):
         by_seat = {}
-        for k, seat in enumerate(probe.possible_agents):
+        for k, seat in enumerate(seat_names):
             in_seat = [r for r in mine if r.seats[k] == AGENT]
             by_seat[seat] = summarize(in_seat, AGENT, paired=False, ci=ci, confidence=confidence, seed=seed)
         overall = summarize(mine, AGENT, paired=paired, ci=ci, confidence=confidence, seed=seed)
@@ -282,6 +343,8 @@ def evaluate(
     total = len(groups[0])
     if total != games:
         notes.append(f"games rounded up from {games} to {total} per opponent: whole paired groups of {num_seats}")
+    if task and "split" in env_kwargs:
+        notes.append(f"task evaluated on its {env_kwargs['split']!r} split (env_kwargs split=...)")
     failed = sum(r.failed for r in records)
     if failed:
         first = next(r.error for r in records if r.failed)
@@ -307,15 +370,46 @@ def evaluate(
     return EvalResult(provenance=provenance, results=results, notes=notes)
 
 
+def play_games(
+    env: Any,
+    agents: Sequence[Agent],
+    labels: Sequence[str],
+    games: int,
+    seed: int = 0,
+    alternate_seats: bool = False,
+    on_game: Callable[[Episode], None] | None = None,
+    on_step: StepHook | None = None,
+) -> dict[str, Summary]:
+    """Play ``games`` episodes on ``env`` one after another (seed ``seed + g``), one :class:`Summary` per label
+    (``gym-reason play``); with ``alternate_seats`` game ``g`` rotates the seats by ``g``. A task has one seat.
+
+    Agents that share a label share a summary (a bot against itself counts once per seat).
+    """
+    seats = len(env.possible_agents) if hasattr(env, "agent_iter") else 1
+    if len(agents) != seats or len(labels) != len(agents):
+        raise ValueError(
+            f"{len(agents)} agents / {len(labels)} labels for an env with {seats} seat(s); give exactly one agent per seat"
+        )
+    by_label: dict[str, Agent] = {}
+    for label, player in zip(labels, agents, strict=True):
+        if by_label.setdefault(label, player) is not player:
+            raise ValueError(f"label {label!r} names two different agents; give each agent its own label")
+    seatings = []
+    for g in range(games):
+        shift = g % seats if alternate_seats else 0
+        seatings.append(Seating(seed + g, tuple(labels[(k + shift) % seats] for k in range(seats))))
+    records = play_episodes(labelled_requests(seatings, by_label), make_env=lambda: env, concurrency=1,
+                            on_step=on_step, on_episode=on_game)  # fmt: skip
+    return {label: summarize(records, label, paired=False) for label in dict.fromkeys(labels)}
+
+
 def _version(env_id: str) -> int | None:
     """``gym_reason/KuhnPoker-v0`` -> 0."""
     _, sep, version = env_id.rpartition("-v")
     return int(version) if sep and version.isdigit() else None
 
 
-def _write_transcripts(
-    path: Path, groups: Sequence[Sequence[GameRecord]], opponents: Sequence[str], agent: str
-) -> None:
+def _write_transcripts(path: Path, groups: Sequence[Sequence[Episode]], opponents: Sequence[str], agent: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as f:
         for opponent, group in zip(opponents, groups, strict=True):

@@ -28,7 +28,7 @@ import gym_reason
 from gym_reason import registry
 from gym_reason.agents.base import Agent, fixed_agent_names, make_agent
 from gym_reason.core import Outcome, derive_seed
-from gym_reason.eval.arena import GameRecord, ProgressHook
+from gym_reason.eval.engine import Episode, ProgressHook
 from gym_reason.eval.evaluation import play_matchups
 from gym_reason.eval.leaderboard import Leaderboard, build_leaderboard
 from gym_reason.eval.ratings import PairResult, rate_tournament
@@ -47,7 +47,7 @@ def default_pool(env: Any, alias: str, agents_dir: str | Path = SHIPPED_AGENTS) 
     return pool
 
 
-def pair_results(records: Sequence[GameRecord], a: str, b: str, *, by_deal: bool = True) -> PairResult:
+def pair_results(records: Sequence[Episode], a: str, b: str, *, by_deal: bool = True) -> PairResult:
     """``a``'s wins, losses and draws against ``b`` over the played (not failed) games.
 
     With ``by_deal`` (paired seeds) the unit is the deal, as in duplicate poker: ``a`` wins a deal
@@ -59,7 +59,7 @@ def pair_results(records: Sequence[GameRecord], a: str, b: str, *, by_deal: bool
     wins = losses = draws = 0
     rewards: list[float] = []
     if by_deal:
-        deals: dict[int, list[GameRecord]] = {}
+        deals: dict[int, list[Episode]] = {}
         for record in records:
             deals.setdefault(record.seed, []).append(record)
         for deal in deals.values():
@@ -97,14 +97,14 @@ def tournament(
     name: str | None = None,
     command: Sequence[str] | None = None,
     agents: dict[str, Agent] | None = None,
-    on_game: Callable[[GameRecord], None] | None = None,
+    on_game: Callable[[Episode], None] | None = None,
     progress: ProgressHook | None = None,
 ) -> Leaderboard:
     """Play every pair of ``pool`` (agent specs) ``games`` times on ``env_id`` and rate them.
 
     ``agents`` may supply ready agents for some specs (keyed by spec); the others are built
     with :func:`~gym_reason.agents.base.make_agent`, each with its own seed. ``progress`` hears of every game
-    (:class:`~gym_reason.eval.arena.ProgressHook`).
+    (:class:`~gym_reason.eval.engine.ProgressHook`).
     """
     specs = list(dict.fromkeys(pool))
     if len(specs) < 2:

@@ -26,12 +26,14 @@ import torch
 import gym_reason
 from gym_reason.agents import make_agent, strongest_fixed_agent
 from gym_reason.core import derive_seed
+from gym_reason.eval.engine import LEARNER, TASK_AGENT
+from gym_reason.eval.evaluation import TASK, Summary, held_out_kwargs
 from gym_reason.policy import LMPolicy, load_causal_lm, save_policy, tiny_policy
 from gym_reason.policy.checkpoints import CHECKPOINTS, checkpoint_folders, latest_checkpoint
 from gym_reason.registry import resolve_id
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
 from gym_reason.trainer.credit import assign_advantages
-from gym_reason.trainer.policy_eval import can_measure_exploitability, lm_policy_exploitability, match_against
+from gym_reason.trainer.policy_eval import can_measure_exploitability, evaluate_policy, lm_policy_exploitability
 from gym_reason.trainer.rollout import Episode, EpisodeRequest, play_episodes
 from gym_reason.trainer.update import update
 
@@ -42,7 +44,8 @@ def build_policy(config: SelfPlayConfig, device: torch.device | str = "cpu") -> 
     """The policy ``config`` asks for, on ``device``: the tiny built-in model, or a local model (with LoRA adapters)."""
     decoding = dict(
         layout=config.prompt_layout(),
-        constrained=config.decode_constrained(),
+        decoding=config.decoding_mode(),
+        think_tokens=config.think_tokens,
         max_new_tokens=config.max_new_tokens,
         context=config.context,
         temperature=config.temperature,
@@ -183,7 +186,8 @@ class Trainer:
 
 # --- one step ------------------------------------------------------------------------------------
 def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
-    """This step's episodes: ``games_per_step`` split over the envs, some seats given to fixed opponents."""
+    """This step's episodes: ``games_per_step`` split over the envs, some seats given to fixed opponents
+    (games only: a task's one seat is always the policy's)."""
     config = trainer.config
     rng = random.Random(derive_seed(config.seed, step, 1))
     requests = []
@@ -196,21 +200,17 @@ def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
             pool.append(trainer.make_env(env_id))
         for g in range(count):
             env = pool[g]
-            seats: dict[str, Any] = {}
-            specs: dict[str, str] = {}
-            if config.opponents and rng.random() < config.opponent_fraction:
+            agents = list(getattr(env, "possible_agents", [TASK_AGENT]))
+            players: list[Any] = [None] * len(agents)
+            labels = [LEARNER] * len(agents)
+            if config.opponents and len(agents) > 1 and rng.random() < config.opponent_fraction:
                 spec = rng.choice(config.opponents)
-                agents = getattr(env, "possible_agents", ["agent"])
-                seat = agents[g % len(agents)]
+                seat = g % len(agents)
                 if (env_id, spec) not in opponents:
                     opponents[env_id, spec] = make_agent(spec, env, seed=derive_seed(config.seed, step, 2, e))
-                seats[seat] = opponents[env_id, spec]
-                specs[seat] = spec
-            requests.append(
-                EpisodeRequest(
-                    env_id, env, seed=derive_seed(config.seed, step, 3, e, g), seats=seats, opponent_specs=specs
-                )
-            )
+                players[seat], labels[seat] = opponents[env_id, spec], spec
+            seed = derive_seed(config.seed, step, 3, e, g)
+            requests.append(EpisodeRequest(env_id, env, seed=seed, players=players, labels=labels))
     return requests
 
 
@@ -224,7 +224,7 @@ def rollout_metrics(episodes: list[Episode], elapsed: float) -> dict[str, float]
         "games_per_s": len(episodes) / max(elapsed, 1e-9),
         "tokens_per_s": tokens / max(elapsed, 1e-9),
         "invalid_rate": sum(t.invalid for t in turns) / max(len(turns), 1),
-        "turns_per_game": sum(e.moves for e in played) / max(len(played), 1),
+        "turns_per_game": sum(sum(e.moves) for e in played) / max(len(played), 1),
     }
     by_role: dict[tuple[str, str], list[float]] = defaultdict(list)
     for episode in played:
@@ -236,7 +236,9 @@ def rollout_metrics(episodes: list[Episode], elapsed: float) -> dict[str, float]
 
 
 def evaluate_during_training(trainer: Trainer, step: int) -> dict[str, float]:
-    """Matches against random and each game's strongest fixed opponent; exploitability where exact."""
+    """Games: matches against random and each game's strongest fixed opponent, exploitability where exact.
+    Tasks: episodes on the held-out split, success rate and mean return with their intervals, turns and
+    tokens per episode. The same seeds at every evaluation."""
     config = trainer.config
     policy = trainer.policy
     metrics: dict[str, float] = {}
@@ -251,20 +253,34 @@ def evaluate_during_training(trainer: Trainer, step: int) -> dict[str, float]:
             strongest = strongest_fixed_agent(game.name) if game is not None else None
             if strongest:
                 opponents.append(strongest)
-        for o, opponent in enumerate(opponents):
-            result = match_against(
-                policy,
-                env_id,
-                lambda env_id=env_id: trainer.make_env(env_id),
-                opponent,
-                config.eval_games,
-                seed=derive_seed(config.seed, 7, e, o),  # the same games at every evaluation
-                generator=generator,
-            )
-            for key in ("win_rate", "mean_reward", "invalid_rate"):
-                metrics[f"eval/{name}/{opponent}/{key}"] = result[key]
+        held_out = held_out_kwargs(env, trainer.env_args.get(env_id, {}))
+        results = evaluate_policy(
+            policy, env_id, lambda env_id=env_id, kwargs=held_out: gym_reason.make(env_id, **kwargs), opponents,
+            config.eval_games, seed=derive_seed(config.seed, 7, e), generator=generator,
+        )  # fmt: skip
+        for opponent, summary in results.items():
+            metrics.update(summary_metrics(f"eval/{name}" if opponent == TASK else f"eval/{name}/{opponent}", summary))
         if can_measure_exploitability(env, policy):
             metrics[f"eval/{name}/exploitability"] = lm_policy_exploitability(policy, env_id, env)
+    return metrics
+
+
+def summary_metrics(prefix: str, summary: Summary) -> dict[str, float]:
+    """An evaluation's numbers as flat metrics: win (a task's success) rate and mean reward with their
+    intervals, invalid-move rate, turns and tokens per episode, failed episodes."""
+    metrics = {
+        f"{prefix}/win_rate": summary.win.rate,
+        f"{prefix}/win_rate_low": summary.win.ci.low,
+        f"{prefix}/win_rate_high": summary.win.ci.high,
+        f"{prefix}/mean_reward": summary.mean_reward,
+        f"{prefix}/mean_reward_low": summary.reward_ci.low,
+        f"{prefix}/mean_reward_high": summary.reward_ci.high,
+        f"{prefix}/invalid_rate": summary.invalid_moves.rate,
+        f"{prefix}/turns_per_episode": summary.mean_turns,
+        f"{prefix}/failed": float(summary.failed),
+    }
+    if summary.tokens_per_turn is not None:
+        metrics[f"{prefix}/tokens_per_episode"] = summary.tokens_per_turn * summary.mean_turns
     return metrics
 
 

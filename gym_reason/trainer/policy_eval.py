@@ -1,8 +1,9 @@
-"""Evaluation of the :class:`~gym_reason.policy.LMPolicy` being trained: matches against fixed opponents, exact exploitability."""
+"""Evaluation of the :class:`~gym_reason.policy.LMPolicy` being trained: matches against fixed opponents, held-out
+task episodes, exact exploitability."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -11,9 +12,10 @@ from gym_reason.agents import make_agent
 from gym_reason.agents.lm import LMAgent
 from gym_reason.core import derive_seed
 from gym_reason.eval.agent_policy import agent_policy_table, exploitability_unsupported_reason
+from gym_reason.eval.engine import LEARNER, Learner, Seating, labelled_requests, play_episodes
+from gym_reason.eval.evaluation import TASK, Summary, summarize
 from gym_reason.eval.exploitability import exploitability, tabular_policy
 from gym_reason.policy import LMPolicy
-from gym_reason.trainer.rollout import EpisodeRequest, play_episodes
 
 
 def can_measure_exploitability(env: Any, policy: LMPolicy) -> bool:
@@ -32,45 +34,44 @@ def lm_policy_exploitability(policy: LMPolicy, env_id: str, env: Any) -> float:
     return exploitability(env.game, tabular_policy(lm_policy_table(policy, env_id, env)))
 
 
-def match_against(
+def evaluate_policy(
     policy: LMPolicy,
     env_id: str,
     make_env: Callable[[], Any],
-    opponent: str,
+    opponents: Sequence[str],
     games: int,
     seed: int,
     generator: torch.Generator,
-) -> dict[str, float]:
-    """``games`` games of the policy against ``opponent``, seats alternating; rates and mean reward of the policy."""
-    requests = []
-    for g in range(games):
-        env = make_env()
-        agents = list(env.possible_agents)
-        opponent_seat = agents[(g + 1) % len(agents)]
-        agent = make_agent(opponent, env, seed=derive_seed(seed, g, 1))  # its own stream, not the deal's
-        requests.append(
-            EpisodeRequest(
-                env_id, env, seed=seed + g, seats={opponent_seat: agent}, opponent_specs={opponent_seat: opponent}
-            )
-        )
-    episodes = play_episodes(policy, requests, generator)
-    played = [e for e in episodes if e.error is None]
-    counts = {"win": 0, "loss": 0, "draw": 0, "forfeit": 0, "truncated": 0}
-    reward = 0.0
-    invalid = moves = 0
-    for episode in played:
-        (me,) = episode.policy_agents()
-        outcome = episode.outcomes.get(me, "draw")
-        counts[outcome] = counts.get(outcome, 0) + 1
-        reward += episode.returns[me]
-        invalid += episode.invalid.get(me, 0)
-        moves += len(episode.turns)
-    n = max(len(played), 1)
-    return {
-        "win_rate": counts["win"] / n,
-        "loss_rate": (counts["loss"] + counts["forfeit"]) / n,
-        "draw_rate": (counts["draw"] + counts["truncated"]) / n,
-        "mean_reward": reward / n,
-        "invalid_rate": invalid / max(moves, 1),
-        "failed_games": float(len(episodes) - len(played)),
-    }
+) -> dict[str, Summary]:
+    """The policy's results on ``env_id``, one :class:`~gym_reason.eval.evaluation.Summary` per opponent.
+
+    A game: ``games`` games against each opponent spec, the policy's seat rotating game by game (seeds
+    ``seed``, ``seed + 1``, ...). A single-agent task: ``games`` episodes alone, under the key
+    :data:`~gym_reason.eval.evaluation.TASK` (``make_env`` should build the held-out split). All of it on
+    the episode engine, every episode in flight, one batched sample per round.
+    """
+    probe = make_env()
+    learner = Learner(policy, generator)
+    if not hasattr(probe, "agent_iter"):
+        probe.close()
+        seatings = [Seating(seed + g, (LEARNER,)) for g in range(games)]
+        requests = labelled_requests(seatings, {LEARNER: learner}, env_id)
+        return {TASK: summarize(play_episodes(requests, make_env=make_env), LEARNER, paired=False)}
+    seats = len(probe.possible_agents)
+    agents: dict[str, Any] = {LEARNER: learner}
+    matchups: list[tuple[str, list[Seating]]] = []
+    for o, opponent in enumerate(opponents):
+        agents[opponent] = make_agent(opponent, probe, seed=derive_seed(seed, o, 1))  # its own stream, not the deal's
+        seatings = []
+        for g in range(games):
+            labels = [opponent] * seats
+            labels[g % seats] = LEARNER
+            seatings.append(Seating(seed + g, tuple(labels)))
+        matchups.append((opponent, seatings))
+    requests = labelled_requests([s for _, group in matchups for s in group], agents, env_id)
+    episodes = play_episodes(requests, make_env=make_env)
+    results, start = {}, 0
+    for opponent, group in matchups:
+        results[opponent] = summarize(episodes[start : start + len(group)], LEARNER, paired=False)
+        start += len(group)
+    return results

@@ -13,7 +13,7 @@ import gym_reason
 from gym_reason.agents import AgentError, make_agent
 from gym_reason.agents.base import Observation
 from gym_reason.core import GAME_OBSERVATION
-from gym_reason.eval.arena import Seating, run_games
+from gym_reason.eval.engine import Seating, labelled_requests, play_episodes
 from gym_reason.eval.evaluation import AGENT, EvalResult, evaluate, seatings_for, summarize
 from gym_reason.eval.stats import bootstrap_interval, mean_interval, t_quantile, wilson_interval
 
@@ -138,7 +138,9 @@ def test_run_games_batches_each_agent_once_per_round() -> None:
     env = gym_reason.make("kuhn_poker")
     agents = {"a": Counting(make_agent("random", env, seed=1)), "b": make_agent("random", env, seed=2)}
     seatings = [Seating(s, ("a", "b")) for s in range(64)]
-    records = run_games(lambda: gym_reason.make("kuhn_poker"), seatings, agents, concurrency=64)
+    records = play_episodes(
+        labelled_requests(seatings, agents), make_env=lambda: gym_reason.make("kuhn_poker"), concurrency=64
+    )
     assert len(records) == 64 and all(not r.failed for r in records)
     assert calls[0] == 64  # the first move of every game in one call
     assert sum(calls) == sum(r.moves[0] for r in records)
@@ -151,8 +153,12 @@ def test_run_games_matches_one_by_one_play() -> None:
     env = gym_reason.make("tic_tac_toe")
     agents = {"x": make_agent("fixed:minimax", env, seed=0), "o": make_agent("fixed:minimax", env, seed=0)}
     seatings = [Seating(s, ("x", "o")) for s in range(8)]
-    batched = run_games(lambda: gym_reason.make("tic_tac_toe"), seatings, agents, concurrency=8)
-    serial = run_games(lambda: gym_reason.make("tic_tac_toe"), seatings, agents, concurrency=1)
+    batched = play_episodes(
+        labelled_requests(seatings, agents), make_env=lambda: gym_reason.make("tic_tac_toe"), concurrency=8
+    )
+    serial = play_episodes(
+        labelled_requests(seatings, agents), make_env=lambda: gym_reason.make("tic_tac_toe"), concurrency=1
+    )
     assert [r.rewards for r in batched] == [r.rewards for r in serial]
     assert all(r.outcomes == ["draw", "draw"] for r in batched)
 
@@ -212,7 +218,7 @@ def test_wilson_interval_covers_a_known_rate() -> None:
 
 
 def test_summarize_excludes_failed_games() -> None:
-    from gym_reason.eval.arena import GameRecord
+    from gym_reason.eval.engine import Episode as GameRecord
 
     good = GameRecord(1, [AGENT, "b"], [1.0, -1.0], ["win", "loss"], [0, 0], [2, 1], [None, None])
     bad = GameRecord(2, [AGENT, "b"], [0.0, 0.0], [None, None], [0, 0], [0, 0], [None, None], error="boom")

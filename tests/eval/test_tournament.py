@@ -9,7 +9,7 @@ import pytest
 from gym_reason.agents import AgentError
 from gym_reason.agents.base import Observation
 from gym_reason.core import Outcome
-from gym_reason.eval.arena import GameRecord
+from gym_reason.eval.engine import Episode as GameRecord
 from gym_reason.eval.tournament import default_pool, pair_results, tournament
 
 

@@ -153,5 +153,5 @@ def test_unparseable_answers_are_invalid_moves(smol):
         assert turn.invalid
     assert rollout_metrics(episodes, 1.0)["invalid_rate"] == 1.0
     for episode in episodes:  # the offender forfeits on the spot
-        assert episode.moves == 1 and sum(episode.invalid.values()) == 1
+        assert sum(episode.moves) == 1 and sum(episode.invalid_moves) == 1
         assert episode.turns[0].reward < 0

@@ -94,22 +94,20 @@ def test_game_rewards_reach_the_turns_that_earned_them():
             assert sum(t.reward for t in turns) == episode.returns[agent]
             assert all(t.reward == sum(t.components.values()) for t in turns)
             assert all(t.completion.text in ("[check]", "[bet]", "[call]", "[fold]") for t in turns)
-        assert episode.moves == len(episode.turns)
+        assert sum(episode.moves) == len(episode.turns)
 
 
 def test_fixed_opponent_seats_are_not_trained_on():
     env = gym_reason.make(KUHN)
     nash = make_agent("fixed:nash", env, seed=0)
     requests = [
-        EpisodeRequest(
-            KUHN, gym_reason.make(KUHN), seed=s, seats={"player_1": nash}, opponent_specs={"player_1": "fixed:nash"}
-        )
+        EpisodeRequest(KUHN, gym_reason.make(KUHN), seed=s, players=(None, nash), labels=("policy", "fixed:nash"))
         for s in range(32)
     ]
     episodes = play_episodes(_policy(), requests, torch.Generator().manual_seed(0))
     assert all(t.role == "player_0" for e in episodes for t in e.turns)
-    assert all(e.seats == {"player_0": "policy", "player_1": "fixed:nash"} for e in episodes)
-    assert all(e.moves > len(e.turns) for e in episodes)  # the opponent moved too
+    assert all(e.seats == ["policy", "fixed:nash"] and e.policy_agents() == ["player_0"] for e in episodes)
+    assert all(e.moves[1] > 0 and e.moves[0] == len(e.turns) for e in episodes)  # the opponent moved too
 
 
 def test_a_crashing_env_is_counted_and_dropped_not_scored(pick_env):

@@ -38,7 +38,7 @@ from gym_reason.core import (
     Outcome,
     to_charset,
 )
-from gym_reason.envs.code.episodes import SandboxTask
+from gym_reason.envs.code.episodes import SandboxTask, check_split, split_of
 from gym_reason.envs.code.harness import TestReport, call_text, run_tests, short_repr
 from gym_reason.envs.code.problems import PROBLEMS, Problem
 from gym_reason.envs.code.replies import CODE_ECHO_CHARS, code_block_grammar, cut_head, python_blocks
@@ -75,6 +75,10 @@ class CodeTestsEnv(SandboxTask):
             default), or a :class:`Sandbox` to share (the env then leaves closing it to its owner).
         test_timeout: wall-clock seconds each hidden test call may take.
         show_failures: failing tests described after a submission (0 shows only the count).
+        split: ``"train"`` (default) or ``"test"``: the problems drawn, disjoint by problem id
+            (:func:`~gym_reason.envs.code.episodes.split_of`, about one in five is held out).
+            Problems named in ``problems`` (or by ``reset(options={"problem": id})``) are played whatever
+            their split: naming them is choosing the pool.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
@@ -88,7 +92,9 @@ class CodeTestsEnv(SandboxTask):
         sandbox: str | Sandbox = "bwrap",
         test_timeout: float = 2.0,
         show_failures: int = 3,
+        split: str = "train",
     ) -> None:
+        self.split = check_split(split)
         levels = (difficulty,) if isinstance(difficulty, int) else tuple(difficulty)
         if not levels or any(level not in (1, 2, 3) for level in levels):
             raise ValueError(f"difficulty must be 1, 2, 3 or a non-empty list of them, got {difficulty!r}")
@@ -99,8 +105,13 @@ class CodeTestsEnv(SandboxTask):
             if unknown or not names:
                 raise ValueError(f"unknown problem ids {unknown or names!r}; valid: {sorted(known)}")
         pool = [p for p in PROBLEMS if p.difficulty in levels and (problems is None or p.id in names)]
-        if not pool:
+        if problems is None:
+            pool = [p for p in pool if split_of(p.id) == self.split]
+        if not pool and problems is not None:
             raise ValueError(f"no problem has difficulty in {list(levels)} among {names}; widen one of them")
+        if not pool:
+            held = [p.id for p in PROBLEMS if split_of(p.id) == self.split]
+            raise ValueError(f"no problem of split {split!r} has difficulty in {list(levels)}; it holds {held}")
         if not isinstance(max_turns, int) or not 1 <= max_turns <= 32:
             raise ValueError(f"max_turns must be an integer in 1..32, got {max_turns!r}")
         if not isinstance(test_timeout, int | float) or not 0 < test_timeout <= 60:

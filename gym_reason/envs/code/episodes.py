@@ -7,19 +7,42 @@ import copy
 import hashlib
 import random
 from collections.abc import Collection
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 
 from gym_reason.core import text_space
 from gym_reason.sandboxes.base import Sandbox, make_sandbox
 
+SPLITS = ("train", "test")
+"""The splits of the code envs' tasks (the ``split`` convention of :mod:`gym_reason.core`)."""
+
+
+def split_of(text: str) -> str:
+    """The split a task belongs to, by a hash of its text: ``"test"`` for about one task in five.
+
+    A task's text decides, so the splits are disjoint by construction, whatever the seed or the draw:
+
+    >>> split_of("Compute 2 + 3."), split_of("Compute 2 + 2.")
+    ('train', 'test')
+    """
+    return "test" if hashlib.sha256(text.encode()).digest()[0] % 5 == 0 else "train"
+
+
+def check_split(split: object) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}; 'test' holds the held-out tasks")
+    return str(split)
+
 
 class SandboxTask(gymnasium.Env):
     """Base of a single-agent text task that runs code in a sandbox.
 
-    Subclasses keep their episode (a dataclass with ``done``, ``turn`` and ``transcript``) in ``self._episode``.
+    Subclasses keep their episode (a dataclass with ``done``, ``turn`` and ``transcript``) in ``self._episode``,
+    and draw their tasks from their ``split`` only (:func:`split_of`).
     """
+
+    splits: ClassVar[tuple[str, ...]] = SPLITS
 
     def __init__(self, sandbox: str | Sandbox) -> None:
         if isinstance(sandbox, str):

@@ -69,7 +69,7 @@ from gym_reason.core import (
     Outcome,
     to_charset,
 )
-from gym_reason.envs.code.episodes import SandboxTask
+from gym_reason.envs.code.episodes import SandboxTask, check_split, split_of
 from gym_reason.envs.code.replies import (
     CODE_ECHO_CHARS,
     code_or_answer_grammar,
@@ -86,6 +86,8 @@ OUTPUT_USED = 0.05
 CODE_OK = 0.02
 TURN_COST = -0.02
 INVALID = -0.1
+MAX_DRAWS = 200
+"""Draws of a task before a family with no task of the split is reported (none has come close)."""
 
 _ROLE = "solver"
 
@@ -122,6 +124,8 @@ class CodeInterpreterEnv(SandboxTask):
             default), or a :class:`Sandbox` to share (the env then leaves closing it to its owner).
         timeout: wall-clock seconds one code cell may run.
         output_chars: characters of a cell's stdout shown (its stderr: half of that, the tail).
+        split: ``"train"`` (default) or ``"test"``: the tasks drawn, disjoint by their text
+            (:func:`~gym_reason.envs.code.episodes.split_of`, about one in five is held out).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
@@ -135,7 +139,9 @@ class CodeInterpreterEnv(SandboxTask):
         sandbox: str | Sandbox = "bwrap",
         timeout: float = 5.0,
         output_chars: int = 2000,
+        split: str = "train",
     ) -> None:
+        self.split = check_split(split)
         self.difficulties = _difficulties(difficulty)
         self.families = _families(families)
         if not isinstance(max_turns, int) or not 1 <= max_turns <= 64:
@@ -171,7 +177,14 @@ class CodeInterpreterEnv(SandboxTask):
         level = self._rng.choice(self.difficulties)
         name = _families([options["family"]])[0] if "family" in options else name
         level = _difficulties(options["difficulty"])[0] if "difficulty" in options else level
-        self._episode = _Episode(task=generate(name, self._rng, level))
+        task = generate(name, self._rng, level)
+        for _ in range(MAX_DRAWS):  # about 1.25 draws for train, 5 for test
+            if split_of(task.statement) == self.split:
+                break
+            task = generate(name, self._rng, level)
+        else:
+            raise RuntimeError(f"no {self.split!r} task of {name} at difficulty {level} in {MAX_DRAWS} draws")
+        self._episode = _Episode(task=task)
         return self._observation(), self._info()
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:

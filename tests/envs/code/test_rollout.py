@@ -78,13 +78,13 @@ def test_a_scripted_policy_plays_both_envs_and_rewards_add_up():
         assert math.isclose(sum(t.reward for t in episode.turns), episode.returns["agent"])
         assert all(math.isclose(t.reward, sum(t.components.values())) for t in episode.turns)
         if episode.env_id == TESTS:
-            assert episode.outcomes == {"agent": "win"} and len(episode.turns) == 2
+            assert episode.outcomes == ["win"] and len(episode.turns) == 2
             assert math.isclose(episode.returns["agent"], 1.0)
-        elif episode.outcomes == {"agent": "win"}:
-            assert len(episode.turns) == 3 and episode.invalid == {"agent": 1}
+        elif episode.outcomes == ["win"]:
+            assert len(episode.turns) == 3 and episode.invalid_moves == [1]
             assert math.isclose(episode.returns["agent"], 1.0 + 0.05 - 0.02 * 3 + 0.02 - 0.1)
         else:
-            assert episode.outcomes == {"agent": "loss"} and len(episode.turns) == 1
+            assert episode.outcomes == ["loss"] and len(episode.turns) == 1
     for request in requests:
         request.env.close()
 
@@ -95,7 +95,7 @@ def test_the_tiny_model_plays_both_envs_without_errors():
     episodes = play_episodes(policy, requests, torch.Generator().manual_seed(0))
     for episode in episodes:
         assert episode.error is None, episode.error
-        assert 1 <= len(episode.turns) <= 2 and episode.outcomes["agent"] in {"win", "loss", "truncated"}
+        assert 1 <= len(episode.turns) <= 2 and episode.outcomes[0] in {"win", "loss", "truncated"}
         assert math.isclose(sum(t.reward for t in episode.turns), episode.returns["agent"])
         assert all(t.completion.completion_ids for t in episode.turns)
     for request in requests:
