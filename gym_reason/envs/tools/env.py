@@ -18,8 +18,8 @@ component          default    paid
 ``tool_args``      0.05 / n   with it, times the Jaccard overlap of its argument keys with the gold's
 ``tool_values``    0.1 / n    times the fraction of the gold's argument values it has right; a later
                               call that gets more of them right is paid the difference
-``extra_call``     -0.05      a call that earns nothing above (no gold call of that tool is left to
-                              improve on: a repeat, a wrong tool); bounded by the turn limit
+``extra_call``     -0.05      a call that earns nothing above (a repeat of an earlier call, a tool
+                              no gold call left to improve on uses); bounded by the turn limit
 ``tool_error``     -0.05      a well-formed call the tool could not serve (unknown name, bad date)
 ``invalid_action`` -0.1       a reply with no readable, valid call
 ``answer``         1 or 0     the ``answer`` call: 1 when it equals the task's answer
@@ -53,6 +53,8 @@ class Credit:
     named: list[bool] = field(default_factory=list)
     keys: list[float] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    made: set[tuple[str, str]] = field(default_factory=set)
+    """Every call made so far (:meth:`ToolCall.key`): a repeat earns nothing."""
 
 
 def random_move(view: dict[str, Any], rng: random.Random) -> str:
@@ -108,27 +110,33 @@ class ToolUseEnv(ToolTaskEnv):
         "answer": 1.0,
     }
 
-    def __init__(self, *args: Any, templates: list[str] | tuple[str, ...] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        difficulty: int | list[int] | tuple[int, ...] | None = None,
+        *,
+        templates: list[str] | tuple[str, ...] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if templates is not None:
             unknown = [name for name in templates if name not in t.BY_NAME]
-            if unknown or not templates:
+            if unknown or not templates or isinstance(templates, str):
                 raise ValueError(f"unknown templates {unknown or templates!r}; valid: {sorted(t.BY_NAME)}")
+            if difficulty is None:  # the chosen templates' own levels
+                difficulty = sorted({t.BY_NAME[name].level for name in templates})
+        super().__init__(difficulty, **kwargs)
         self.templates = None if templates is None else tuple(templates)
-        self._pools = {
-            level: tuple(x for x in t.BY_LEVEL[level] if self.templates is None or x.name in self.templates)
-            for level in self.difficulties
-        }
-        empty = [level for level, pool in self._pools.items() if not pool]
+        self._pools = {level: self._pool(level) for level in self.levels}
+        empty = [level for level in self.difficulties if not self._pools[level]]
         if empty:
             raise ValueError(f"no template of {list(self.templates or ())} has difficulty {empty}; pick others")
+
+    def _pool(self, level: int) -> tuple[t.Template, ...]:
+        return tuple(x for x in t.BY_LEVEL[level] if self.templates is None or x.name in self.templates)
 
     def _draw_task(self, level: int, options: dict[str, Any]) -> tuple[t.Task, Credit]:
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; valid: ['difficulty']")
-        pool = self._pools.get(level) or tuple(
-            x for x in t.BY_LEVEL[level] if self.templates is None or x.name in self.templates
-        )
+        pool = self._pools[level]
         if not pool:
             raise ValueError(f"no template of {list(self.templates or ())} has difficulty {level}")
         task = t.generate(self._rng.choice(pool), self._rng, self.split)
@@ -142,18 +150,22 @@ class ToolUseEnv(ToolTaskEnv):
         task: t.Task = episode.task
         credit: Credit = episode.progress
         n = len(task.gold_calls)
-        best: tuple[float, int] | None = None
+        best: tuple[float, float, int] | None = None
+        if call.key() in credit.made:
+            return {"extra_call": self.weights["extra_call"]}
+        credit.made.add(call.key())
         for i, gold in enumerate(task.gold_calls):
             if gold.name != call.name:
                 continue
             right = sum(t.values_match(call.name, k, call.arguments.get(k), v) for k, v in gold.arguments.items())
             fraction = right / len(gold.arguments) if gold.arguments else 1.0
             gain = (not credit.named[i]) + max(0.0, fraction - credit.values[i])
-            if gain > 0 and (best is None or gain > best[0]):
-                best = (gain, i)
+            # The gold call it matches best (then the one it adds most to); one it adds nothing to is no match.
+            if gain > 0 and (best is None or (fraction, gain) > best[:2]):
+                best = (fraction, gain, i)
         if best is None:
             return {"extra_call": self.weights["extra_call"]}
-        i = best[1]
+        i = best[2]
         gold = task.gold_calls[i]
         keys = set(gold.arguments) | set(call.arguments)
         jaccard = len(set(gold.arguments) & set(call.arguments)) / len(keys) if keys else 1.0
