@@ -29,13 +29,23 @@ from gym_reason.envs.game_env import GameEnv
 from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker, KuhnPokerState
 from gym_reason.envs.games.kuhn_poker.template import KuhnPokerTemplate
 from gym_reason.sandboxes import SandboxUnavailable
+from tests.envs.web.browser_guard import browser_missing
 from tests.sandbox_guard import sandbox_missing
 
 
-@pytest.mark.parametrize("env_id", [s.id for s in gym_reason.list_envs()])
+def _needs_browser(env_id: str) -> bool:
+    return env_id.startswith("gym_reason/MiniWoB-")  # tasks that run their own scripts in Chromium
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    [pytest.param(s.id, marks=pytest.mark.browser) if _needs_browser(s.id) else s.id for s in gym_reason.list_envs()],
+)
 def test_every_registered_env_passes(env_id):
     report = check_env(env_id)
     if report.unavailable is not None and not report.failures():
+        if _needs_browser(env_id):
+            browser_missing(report.unavailable)  # fails instead where $GYM_REASON_REQUIRE_BROWSER says so (CI)
         sandbox_missing("bwrap", report.unavailable)  # the code envs' default sandbox
     assert report.ok, str(report)
     assert sum(r.passed for r in report.results) >= 6
@@ -271,12 +281,17 @@ def test_check_reports_envs_whose_sandbox_is_missing_apart_from_failures(tmp_pat
     """`gym-reason check` on a machine without bubblewrap (an empty PATH hides it): the code envs are
     "unavailable" with the install command, the rest pass, and the exit status is 0."""
     env = {**os.environ, "PATH": str(tmp_path)}
+    env.pop("GYM_REASON_CHROMIUM", None)  # Chromium is then unavailable too
     cli = [sys.executable, "-m", "gym_reason.cli", "check"]
     out = subprocess.run([*cli, "--all", "--episodes", "2"], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0 and "FAIL" not in out.stdout, out.stdout + out.stderr
     needing = {"gym_reason/CodeInterpreter-v0", "gym_reason/CodeTests-v0"}
     for env_id in needing:
         assert f"{env_id}: unavailable: bubblewrap (bwrap) not found" in out.stdout, out.stdout
+    browser_envs = {s.id for s in gym_reason.list_envs() if _needs_browser(s.id)}  # Chromium is found on PATH too
+    for env_id in browser_envs:
+        assert f"{env_id}: unavailable: Chromium not found" in out.stdout, out.stdout
+    needing |= browser_envs
     total = len(gym_reason.list_envs())
     summary = out.stdout.strip().splitlines()[-1]
     assert summary.startswith(f"{total - len(needing)} of {total} envs pass, {len(needing)} unavailable ("), summary

@@ -4,6 +4,7 @@ the TextArena namespace."""
 
 from gym_reason.envs.games import import_games
 from gym_reason.envs.textarena import make_textarena_env
+from gym_reason.envs.web.miniwob import register_tasks as register_miniwob_tasks
 from gym_reason.registry import register, register_namespace
 
 import_games()
@@ -85,6 +86,7 @@ register(
     alias="webshop",
     description="buy what the instruction asks in a local web shop (backend='text' twin or 'browser': Chromium)",
 )
+register_miniwob_tasks(register)  # gym_reason/MiniWoB-<task>-v0, one per task of envs/web/miniwob.py's TASKS
 register(
     id="gym_reason/TextToSQL-v0",
     entry_point="gym_reason.envs.sql.env:TextToSQLEnv",
