@@ -175,6 +175,7 @@ def hostile_strings(tmp: Path) -> list[str]:
         f"VACUUM INTO '{marker}.db'",
         "PRAGMA writable_schema = ON",
         "SELECT load_extension('/usr/lib/x86_64-linux-gnu/libc.so.6')",
+        "SELECT printf('%.*c', 1000000000, 'x')",
         "../../../../etc/passwd",
         "file:///etc/passwd",
         "http://127.0.0.1:1/",

@@ -9,8 +9,9 @@ into an in-memory SQLite database and serialised; every env gets its own copy
 
 A model's query runs under :func:`run_query`'s guards:
 
-* an **authorizer** allows reading (``SELECT``, column reads, functions, recursive CTEs) and denies
-  everything else: writes, ``ATTACH``, ``PRAGMA``, schema changes, transactions;
+* an **authorizer** allows reading (``SELECT``, column reads, recursive CTEs, the common functions of
+  :data:`FUNCTIONS`) and denies everything else: writes, ``ATTACH``, ``PRAGMA``, schema changes,
+  transactions, ``printf`` (one call can build a gigabyte string before any limit is checked);
 * ``PRAGMA query_only`` is on (set before the authorizer, which would deny it);
 * a **progress handler** interrupts a query past its time limit (recursive CTE bombs, huge cross joins);
 * at most ``max_rows`` rows are fetched; SQLite's length limits cap any one value and the SQL text
@@ -43,6 +44,81 @@ MAX_SQL_CHARS = 4_000
 _ALLOWED = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
 )
+
+FUNCTIONS = frozenset(
+    [
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "total",
+        "group_concat",
+        "string_agg",
+        "abs",
+        "round",
+        "sign",
+        "ceil",
+        "ceiling",
+        "floor",
+        "trunc",
+        "sqrt",
+        "pow",
+        "power",
+        "exp",
+        "ln",
+        "log",
+        "log10",
+        "log2",
+        "mod",
+        "pi",
+        "length",
+        "octet_length",
+        "lower",
+        "upper",
+        "substr",
+        "substring",
+        "trim",
+        "ltrim",
+        "rtrim",
+        "replace",
+        "instr",
+        "like",
+        "glob",
+        "coalesce",
+        "ifnull",
+        "nullif",
+        "iif",
+        "typeof",
+        "quote",
+        "hex",
+        "unhex",
+        "char",
+        "unicode",
+        "concat",
+        "concat_ws",
+        "date",
+        "time",
+        "datetime",
+        "julianday",
+        "unixepoch",
+        "strftime",
+        "row_number",
+        "rank",
+        "dense_rank",
+        "percent_rank",
+        "cume_dist",
+        "ntile",
+        "lag",
+        "lead",
+        "first_value",
+        "last_value",
+        "nth_value",
+    ]
+)
+"""The SQL functions a query may call. Others are denied: ``printf``/``format`` can build a gigabyte string
+in one call (the length limit is checked after, and the progress handler does not run inside it), and
+``load_extension``, ``randomblob``, ``zeroblob`` have no place in answering a question."""
 
 _SCHEMA_SQL: Mapping[str, str] = {
     "shop": """
@@ -273,6 +349,9 @@ class GuardedConnection:
         self._conn.set_progress_handler(self._progress, 1000)
 
     def _authorize(self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
+        if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() not in FUNCTIONS:
+            self._denied.append(f"function {arg2}()")
+            return sqlite3.SQLITE_DENY
         if action in _ALLOWED:
             if action == sqlite3.SQLITE_READ and arg1 is not None:
                 self._reads.add((arg1.lower(), (arg2 or "").lower()))
@@ -310,7 +389,10 @@ class GuardedConnection:
             return f"the query ran past its time limit of {self.time_limit:g} s and was stopped"
         if self._denied or "not authorized" in text:
             what = ", ".join(sorted(set(self._denied))) or "that operation"
-            return f"not allowed: the database is read-only and only SELECT queries run ({what} denied)"
+            return (
+                f"not allowed: the database is read-only, only SELECT queries run and only common SQL functions "
+                f"({what} denied)"
+            )
         return f"SQL error: {text}"
 
     def close(self) -> None:
