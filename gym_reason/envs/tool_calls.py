@@ -188,9 +188,9 @@ class ToolCall:
         """
         return json.dumps({"name": self.name, "arguments": dict(self.arguments)}, ensure_ascii=False)
 
-    def key(self) -> tuple[str, str]:
-        """Hashable form, arguments sorted (for comparing calls)."""
-        return self.name, json.dumps(dict(self.arguments), sort_keys=True)
+    def key(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+        """Hashable form, arguments sorted (for comparing calls; argument values are JSON scalars)."""
+        return self.name, tuple(sorted(self.arguments.items()))
 
 
 @dataclass(frozen=True, slots=True)

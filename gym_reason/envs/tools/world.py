@@ -123,6 +123,7 @@ def world() -> World:
     return World(cities, products, employees)
 
 
+@functools.cache
 def entities(table: str, split: str) -> tuple[str, ...]:
     """The names of ``table`` (``cities``, ``products`` or ``employees``) that questions of ``split`` use:
     even rows for ``train``, odd rows for ``test``, so the splits share no entity."""
