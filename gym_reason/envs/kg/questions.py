@@ -12,14 +12,15 @@ The countries are divided once, by a hash of their ISO code, into a test fifth a
 (:func:`split_of`), and a question of a split only ever starts from that split's countries or their
 capitals: the held-out questions name no entity that a training question starts from.
 
-Generation (:func:`generate_question`) draws an anchor, a start form and relations allowed by the types
-(:data:`PATH_RELATIONS`), and redraws until every frontier is non-empty and new (no path returns to
-where it was), at most :data:`MAX_FRONTIER` entities wide, with at most :data:`MAX_EXPANSIONS` gold
-expansions in all and at most :data:`MAX_ANSWER` answers.
+Generation (:func:`generate_question`) draws an anchor, a start form, and at each hop one of the relations
+allowed by the types (:data:`PATH_RELATIONS`) whose frontier is non-empty and new (no path returns to where
+it was) and at most :data:`MAX_FRONTIER` entities wide; it redraws the whole question until there are at
+most :data:`MAX_EXPANSIONS` gold expansions in all and at most :data:`MAX_ANSWER` answers.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import zlib
 from collections.abc import Sequence
@@ -50,6 +51,9 @@ PATH_RELATIONS: dict[str, tuple[str, ...]] = {
     "continent": (),  # a continent's countries are too many to list as an answer
 }
 """The relations a question path may take from an entity of each kind."""
+
+_ONWARD = {"country": 4, "currency": 4, "language": 4, "city": 1, "continent": 0}
+"""How many more hops a question path can usually take from an entity of each kind."""
 
 _PHRASES: dict[str, str] = {
     "capital": "the capitals of {}",
@@ -95,27 +99,28 @@ class Question:
     def hops(self) -> int:
         return len(self.path)
 
+    gold_expansions: frozenset[tuple[str, str]]
+    """The ``(entity, relation)`` pairs that walk the gold path: ``(e, path[i])`` for ``e`` in ``frontiers[i]``."""
+
     @property
     def expansions(self) -> int:
-        """The number of gold ``(entity, relation)`` expansions (entities may repeat across hops)."""
+        """The number of gold expansions (an entity may repeat across hops with another relation)."""
         return len(self.gold_expansions)
 
-    @property
-    def gold_expansions(self) -> frozenset[tuple[str, str]]:
-        return frozenset((e, r) for frontier, r in zip(self.frontiers, self.path, strict=True) for e in frontier)
 
-
-def split_of(iso_code: str) -> str:
-    """``"test"`` for a fixed fifth of the countries (by a CRC-32 of the ISO code), ``"train"`` for the rest.
+def split_of(iso_code: str, held_out: int = 5) -> str:
+    """``"test"`` for a fixed one in ``held_out`` of the countries (by a CRC-32 of the ISO code), ``"train"`` for
+    the rest.
 
     >>> split_of("DE"), split_of("JP")
     ('train', 'test')
     """
-    return "test" if zlib.crc32(f"kg-split:{iso_code}".encode()) % 5 == 0 else "train"
+    return "test" if zlib.crc32(f"kg-split:{iso_code}".encode()) % held_out == 0 else "train"
 
 
+@functools.cache
 def split_countries(graph: KnowledgeGraph, split: str) -> tuple[str, ...]:
-    """The countries of ``split``, sorted."""
+    """The countries of ``split``, sorted (memoised)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
     return tuple(n for n in graph.by_kind["country"] if split_of(graph.entities[n].code) == split)
@@ -157,20 +162,40 @@ def _attempt(graph: KnowledgeGraph, rng: random.Random, hops: int, anchor: str) 
         frontiers.append(reached)
     kind = graph.entities[next(iter(reached))].kind
     while len(path) < hops:
-        choices = PATH_RELATIONS[kind]
-        if not choices:
+        # Draw among the relations that lead somewhere new and not too wide: far fewer redraws than rejecting late.
+        last = len(path) == hops - 1
+        budget = MAX_EXPANSIONS - sum(map(len, frontiers))  # the new frontier is expanded next, unless it is the answer
+        width = MAX_ANSWER if last else min(MAX_FRONTIER, budget)
+        # Only relations into kinds a path can leave as often as it still has to: not a continent before the last
+        # hop, nor a city before the last two (from a city a path goes back to its country, or to a continent).
+        after = hops - len(path) - 1
+        relations = [r for r in PATH_RELATIONS[kind] if after <= _ONWARD[RELATIONS[r].range]]
+        steps = [(r, _follow_narrow(graph, reached, r, width)) for r in relations]
+        steps = [(r, f) for r, f in steps if f and f not in frontiers]
+        if not steps:
             return None
-        relation = rng.choice(choices)
-        following = graph.follow(reached, relation)
-        if not following or len(following) > MAX_FRONTIER or following in frontiers:
-            return None
+        relation, following = rng.choice(steps)
         text = phrase(relation, text, named)
         named = False
         path.append(relation)
         frontiers.append(following)
         reached, kind = following, RELATIONS[relation].range
     answer = frontiers.pop()
-    question = Question(f"List {text}.", start, tuple(path), tuple(frontiers), answer, anchor)
+    gold = frozenset((e, r) for frontier, r in zip(frontiers, path, strict=True) for e in frontier)
+    question = Question(f"List {text}.", start, tuple(path), tuple(frontiers), answer, anchor, gold)
     if len(answer) > MAX_ANSWER or question.expansions > MAX_EXPANSIONS:
         return None
     return question
+
+
+def _follow_narrow(graph: KnowledgeGraph, reached: frozenset[str], relation: str, width: int) -> frozenset[str] | None:
+    """``graph.follow(reached, relation)``, or ``None`` as soon as it is wider than ``width``."""
+    found: set[str] = set()
+    for entity in reached:
+        tails = graph.neighbors(entity, relation)
+        if len(tails) > width:
+            return None
+        found.update(tails)
+        if len(found) > width:
+            return None
+    return frozenset(found)

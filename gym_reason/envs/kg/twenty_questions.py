@@ -1,8 +1,8 @@
 """``gym_reason/TwentyQuestions-v0``: find a secret country by yes/no questions the graph answers exactly.
 
 Entity-Deduction Arena, offline: the env holds a secret country of the knowledge graph
-(:mod:`gym_reason.envs.kg.graph`); the candidates are listed in the task (level 1: the countries of one
-continent, named in the task; level 2: every country). The model calls two tools, as
+(:mod:`gym_reason.envs.kg.graph`); the candidates are listed in the task (level 1: the split's countries of
+one continent, named in the task; level 2: all the split's countries, see below). The model calls two tools, as
 :mod:`gym_reason.envs.tool_calls` documents:
 
 * ``ask(question)``: a yes/no question in one of these forms (case and a trailing ``?`` are free),
@@ -46,9 +46,11 @@ which reads the secret), and the information gain ranks questions by how well th
 The fixed agent ``fixed:halving`` (:class:`HalvingAgent`) asks the question that splits the candidates
 most evenly, and guesses when one is left.
 
-``split="test"`` draws secrets from the held-out fifth of the countries
-(:func:`~gym_reason.envs.kg.questions.split_of`), ``"train"`` (default) from the rest; the candidates
-are always the whole level's list.
+``split="test"`` plays over a held-out half of the countries, ``"train"`` (default) over the other half
+(:func:`~gym_reason.envs.kg.questions.split_of` with ``held_out=2``, so both are equally hard): the
+candidates a game lists are its split's countries (on its continent, at level 1), and the secret is one of
+them, uniformly. The prior the information gain assumes is then the true one, and no guess is better than
+another before a question.
 """
 
 from __future__ import annotations
@@ -63,13 +65,17 @@ from typing import Any, ClassVar
 
 from gym_reason.envs.games.bots import ScriptedAgent, declare_bots
 from gym_reason.envs.kg.graph import KnowledgeGraph, load_graph
-from gym_reason.envs.kg.questions import split_of
+from gym_reason.envs.kg.questions import SPLITS, split_of
 from gym_reason.envs.tool_calls import Param, ToolCall, ToolError, ToolSpec
 from gym_reason.envs.tools.base import TaskRules, ToolEpisode, ToolTaskEnv
 
 GAME_NAME = "twenty_questions"
 ALL = "all countries"
 MAX_QUESTIONS = 20
+HELD_OUT = 2
+"""One country in ``HELD_OUT`` belongs to the test split (half: the two splits are games of one size)."""
+MIN_CANDIDATES = 8
+"""A continent with fewer countries in a split is not a level-1 game of that split."""
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
@@ -188,17 +194,21 @@ def _currency_codes(graph: KnowledgeGraph) -> dict[str, str]:
 
 
 class Universe:
-    """The candidate countries of a level, with every question's answer as a bitmask over them (bit ``i``:
-    ``candidates[i]``), computed once and cached."""
+    """The candidate countries of a game (a split's countries, on one continent or all), with every question's
+    answer as a bitmask over them (bit ``i``: ``candidates[i]``), computed once and cached."""
 
-    def __init__(self, graph: KnowledgeGraph, name: str) -> None:
-        self.graph, self.name = graph, name
-        countries = graph.by_kind["country"]
-        self.candidates: tuple[str, ...] = (
-            countries if name == ALL else tuple(c for c in countries if name in graph.neighbors(c, "continent"))
+    def __init__(self, graph: KnowledgeGraph, name: str, split: str) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+        self.graph, self.name, self.split = graph, name, split
+        self.candidates: tuple[str, ...] = tuple(
+            c
+            for c in graph.by_kind["country"]
+            if split_of(graph.entities[c].code, HELD_OUT) == split
+            and (name == ALL or name in graph.neighbors(c, "continent"))
         )
         if not self.candidates:
-            raise ValueError(f"no country lies on {name!r}")
+            raise ValueError(f"no country of split {split!r} lies on {name!r}")
         self.index = {c: i for i, c in enumerate(self.candidates)}
         self.full = (1 << len(self.candidates)) - 1
         self._masks: dict[Predicate, int] = {}
@@ -233,9 +243,9 @@ class Universe:
 
 
 @functools.cache
-def universe(name: str) -> Universe:
-    """The :class:`Universe` of ``name`` (a continent, or :data:`ALL`), built once per process."""
-    return Universe(load_graph(), name)
+def universe(name: str, split: str) -> Universe:
+    """The :class:`Universe` of ``name`` (a continent, or :data:`ALL`) in ``split``, built once per process."""
+    return Universe(load_graph(), name, split)
 
 
 def entropy(yes: int, total: int) -> float:
@@ -259,11 +269,12 @@ class SecretTask:
 
     secret: str
     universe: str
+    split: str
     level: int
 
     @property
     def statement(self) -> str:
-        candidates = universe(self.universe).candidates
+        candidates = universe(self.universe, self.split).candidates
         where = "any country" if self.universe == ALL else f"a country in {self.universe}"
         return (
             f"I am thinking of {where}: one of the {len(candidates)} candidates below. Find it with yes/no questions, "
@@ -294,7 +305,7 @@ def _asked(history: Sequence[Mapping[str, Any]]) -> list[tuple[Predicate, bool]]
 
 def _random_move(view: dict[str, Any], rng: random.Random) -> str:
     """A random question of the level's list (a guess of a random candidate one time in eight)."""
-    world = universe(view["task"]["universe"])
+    world = universe(view["task"]["universe"], view["task"]["split"])
     if rng.random() < 0.125:
         return ToolCall("guess", {"entity": rng.choice(world.candidates)}).to_json()
     return ToolCall("ask", {"question": rng.choice(world.questions).text}).to_json()
@@ -304,9 +315,9 @@ class TwentyQuestionsEnv(ToolTaskEnv):
     """Twenty Questions over the knowledge graph's countries (see the module docstring).
 
     Args:
-        difficulty: 1 (the countries of one continent, named in the task) or 2 (every country), or a sequence
-            of them to draw from (default both).
-        split: ``"train"`` (default) or ``"test"``: secrets from disjoint sets of countries.
+        difficulty: 1 (the split's countries of one continent, named in the task) or 2 (all the split's
+            countries), or a sequence of them to draw from (default both).
+        split: ``"train"`` (default) or ``"test"``: games over disjoint halves of the countries.
         max_turns: replies before the episode is truncated.
         answer_format: ``"bracket"`` (default) or ``"boxed"``: the marker around a JSON call.
         weights: overrides of :data:`DEFAULT_WEIGHTS`.
@@ -335,25 +346,27 @@ class TwentyQuestionsEnv(ToolTaskEnv):
             raise ValueError(f"max_questions must be an integer in 1..100, got {max_questions!r}")
         self.max_questions = max_questions
         self.graph = load_graph()
-        self._secrets = {
-            name: tuple(c for c in universe(name).candidates if split_of(self.graph.entities[c].code) == split)
-            for name in (
-                ALL,
-                *(c for c in self.graph.by_kind["continent"] if len(self.graph.neighbors(c, "countries_in")) >= 8),
+        self._continents = tuple(
+            c
+            for c in self.graph.by_kind["continent"]
+            if sum(
+                split_of(self.graph.entities[n].code, HELD_OUT) == split
+                for n in self.graph.neighbors(c, "countries_in")
             )
-        }
-        self._continents = tuple(name for name, secrets in self._secrets.items() if name != ALL and secrets)
+            >= MIN_CANDIDATES
+        )
         self._answer: tuple[Predicate, bool] | None = None
 
     def _draw_task(self, level: int, options: dict[str, Any]) -> tuple[SecretTask, _Progress]:
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; valid: ['difficulty']")
         name = ALL if level == 2 else self._rng.choice(self._continents)
-        task = SecretTask(self._rng.choice(self._secrets[name]), name, level)
-        return task, _Progress([], universe(name).full)
+        world = universe(name, self.split)
+        task = SecretTask(self._rng.choice(world.candidates), name, self.split, level)
+        return task, _Progress([], world.full)
 
     def _task_view(self, task: SecretTask) -> dict[str, Any]:
-        return {"universe": task.universe, "level": task.level}
+        return {"universe": task.universe, "split": task.split, "level": task.level}
 
     def _run_call(self, call: ToolCall) -> str:
         episode = self._require_started()
@@ -369,7 +382,7 @@ class TwentyQuestionsEnv(ToolTaskEnv):
             return {}
         predicate, yes = self._answer
         self._answer = None
-        mask = universe(episode.task.universe).mask(predicate)
+        mask = universe(episode.task.universe, episode.task.split).mask(predicate)
         progress = episode.progress
         gain = entropy((progress.alive & mask).bit_count(), progress.alive.bit_count())
         progress.alive &= mask if yes else ~mask
@@ -399,7 +412,7 @@ class HalvingAgent(ScriptedAgent):
     name = "halving"
 
     def policy(self, view: dict[str, Any], legal: list[str]) -> dict[str, float]:
-        world = universe(view["task"]["universe"])
+        world = universe(view["task"]["universe"], view["task"]["split"])
         alive = world.consistent(_asked(view["history"]))
         count = alive.bit_count()
         best, best_split = None, 0

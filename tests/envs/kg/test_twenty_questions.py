@@ -16,6 +16,7 @@ from gym_reason.envs.kg.questions import split_of
 from gym_reason.envs.kg.twenty_questions import (
     ALL,
     DEFAULT_WEIGHTS,
+    HELD_OUT,
     Predicate,
     TwentyQuestionsEnv,
     entropy,
@@ -82,7 +83,7 @@ def test_the_judge_answers_from_the_graph():
 def test_information_gain_is_the_entropy_of_the_answer_over_the_live_candidates():
     env = TwentyQuestionsEnv(difficulty=2, split="test")
     env.reset(seed=0)
-    world = universe(ALL)
+    world = universe(ALL, "test")
     europe = world.mask(parse_question(env.graph, "continent = Europe")).bit_count()
     info = env.step(ask("continent = Europe"))[4]
     bits = entropy(europe, len(world.candidates))
@@ -114,7 +115,7 @@ def test_halving_wins_every_game_in_about_log2_candidates_questions(env_id, slac
         assert info[OUTCOME] == "win"
         assert total < DEFAULT_WEIGHTS["success"]  # every question costs more than its bit pays
         asked.append(questions)
-        bounds.append(math.log2(len(universe(env.task.universe).candidates)))
+        bounds.append(math.log2(len(universe(env.task.universe, "test").candidates)))
     assert statistics.mean(bounds) - 0.01 <= statistics.mean(asked) <= statistics.mean(bounds) + slack
 
 
@@ -134,8 +135,11 @@ def test_the_splits_draw_secrets_from_disjoint_countries():
         for seed in range(200):
             env.reset(seed=seed)
             secrets[split].add(env.task.secret)
-        assert {split_of(graph.entities[s].code) for s in secrets[split]} == {split}
+        assert {split_of(graph.entities[s].code, HELD_OUT) for s in secrets[split]} == {split}
+        assert set(universe(ALL, split).candidates) >= secrets[split]
     assert not secrets["train"] & secrets["test"]
+    assert not set(universe(ALL, "train").candidates) & set(universe(ALL, "test").candidates)
+    assert len(universe(ALL, "train").candidates) + len(universe(ALL, "test").candidates) == 252
 
 
 def test_bad_questions_cost_a_tool_error_and_the_question_budget_holds():
@@ -169,7 +173,8 @@ def test_snapshots_are_exact_and_transcripts_deterministic():
 def _guess_noise(seeds: int) -> float:
     """Three standard errors of the mean return of one guess among the fewest candidates a game lists (the
     cheats that guess at once, like the baseline, are random answers: equal in expectation, not per sample)."""
-    p = 1 / min(len(universe(c).candidates) for c in ("South America", "Europe", ALL))
+    env = TwentyQuestionsEnv(split="test")
+    p = 1 / min(len(universe(c, "test").candidates) for c in (*env._continents, ALL))
     return 3 * math.sqrt(p * (1 - p) / seeds)
 
 
