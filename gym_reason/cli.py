@@ -5,6 +5,7 @@ gym-reason play --game kuhn_poker --players human,fixed:nash
 gym-reason play --game tic_tac_toe --players fixed:minimax,random --games 100 --seed 0
 gym-reason check gym_reason/KuhnPoker-v0      (or --all)
 gym-reason selfplay --game kuhn_poker         (--config FILE, --resume RUN_DIR, --<field> VALUE)
+gym-reason train --env code_interpreter       (the same loop, config and checkpoints; tasks and games mixed)
 gym-reason eval --agent runs/<run-id> --game kuhn_poker --opponents random,fixed:nash --games 512
 gym-reason exploitability --agent runs/<run-id> --game kuhn_poker
 gym-reason tournament --game kuhn_poker --pool random,fixed:nash,runs/a --games 256
@@ -318,8 +319,12 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
 
     kwargs = _env_kwargs(args)
     env = _make_env(args.game, kwargs)
+    task = not hasattr(env, "agent_iter")
+    env.close()
     if args.opponents:
         opponents = _specs(args.opponents)
+    elif task:
+        opponents = []  # a task is played alone: success rate and mean return on its held-out split
     else:
         strongest = strongest_fixed_agent(env.game.name) if hasattr(env, "game") else None
         opponents = ["random"] + ([strongest] if strongest else [])
@@ -449,10 +454,11 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
     # soft_wrap: a command longer than the terminal is wrapped by the terminal, so it copies as one line
     console.print(escape(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game} --games 512 --seed 1"),
                   soft_wrap=True)  # fmt: skip
-    console.print(escape(f"Watch it play: gym-reason play --game {game} --players {result.run_dir},random --games 1"),
+    players = ",".join([str(result.run_dir)] + ["random"] * (registry.spec(game).players - 1))
+    console.print(escape(f"Watch it play: gym-reason play --game {game} --players {players} --games 1"),
                   soft_wrap=True)  # fmt: skip
     if result.interrupted:
-        console.print(escape(f"Continue it: gym-reason selfplay --resume {result.run_dir}"), soft_wrap=True)
+        console.print(escape(f"Continue it: gym-reason {args.command} --resume {result.run_dir}"), soft_wrap=True)
     return 130 if result.interrupted else 0
 
 
@@ -522,7 +528,8 @@ def build_parser() -> _MainParser:
     p = sub.add_parser("eval", help="evaluate an agent against fixed opponents (paired seeds, confidence intervals)")
     p.add_argument("--agent", required=True, help="runs/<run-id>, hf:PATH, openai:MODEL@URL, fixed:<name>, random")
     p.add_argument("--game", required=True, help="env id or alias, e.g. kuhn_poker")
-    p.add_argument("--opponents", help="comma-separated agent specs (default: random and the game's strongest bot)")
+    p.add_argument("--opponents", help="comma-separated agent specs (default: random and the game's strongest bot; "
+                   "none for a single-agent task, which is played alone on its held-out split)")  # fmt: skip
     p.add_argument("--games", type=_count(1), default=512, help="games per opponent (default 512)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-paired", dest="paired", action="store_false",
@@ -576,6 +583,14 @@ def build_parser() -> _MainParser:
     p = sub.add_parser("selfplay", help="train a model by self-play (default: tiny built-in model on the CPU)")
     p.add_argument("--game", help="env ids or aliases, comma-separated (default: kuhn_poker)")
     p.add_argument("--config", help="YAML config file (e.g. configs/selfplay_kuhn.yaml); flags override it")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
+    _add_config_flags(p)
+    p.set_defaults(func=cmd_selfplay)
+
+    p = sub.add_parser("train", help="train a model on tasks and/or games (selfplay's loop, config and checkpoints)")
+    p.add_argument("--env", dest="game", help="env ids or aliases, comma-separated, tasks and games mixed "
+                   "(e.g. code_interpreter or code_tests,kuhn_poker)")  # fmt: skip
+    p.add_argument("--config", help="YAML config file (e.g. configs/train_code_interpreter.yaml); flags override it")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
     _add_config_flags(p)
     p.set_defaults(func=cmd_selfplay)

@@ -259,22 +259,24 @@ def evaluate_during_training(trainer: Trainer, step: int) -> dict[str, float]:
             config.eval_games, seed=derive_seed(config.seed, 7, e), generator=generator,
         )  # fmt: skip
         for opponent, summary in results.items():
-            metrics.update(summary_metrics(f"eval/{name}" if opponent == TASK else f"eval/{name}/{opponent}", summary))
+            task = opponent == TASK
+            metrics.update(summary_metrics(f"eval/{name}" if task else f"eval/{name}/{opponent}", summary, task=task))
         if can_measure_exploitability(env, policy):
             metrics[f"eval/{name}/exploitability"] = lm_policy_exploitability(policy, env_id, env)
     return metrics
 
 
-def summary_metrics(prefix: str, summary: Summary) -> dict[str, float]:
-    """An evaluation's numbers as flat metrics: win (a task's success) rate and mean reward with their
-    intervals, invalid-move rate, turns and tokens per episode, failed episodes."""
+def summary_metrics(prefix: str, summary: Summary, task: bool = False) -> dict[str, float]:
+    """An evaluation's numbers as flat metrics: win rate and mean reward (a task's success rate and mean
+    return) with their intervals, invalid-move rate, turns and tokens per episode, failed episodes."""
+    rate, mean = ("success_rate", "mean_return") if task else ("win_rate", "mean_reward")
     metrics = {
-        f"{prefix}/win_rate": summary.win.rate,
-        f"{prefix}/win_rate_low": summary.win.ci.low,
-        f"{prefix}/win_rate_high": summary.win.ci.high,
-        f"{prefix}/mean_reward": summary.mean_reward,
-        f"{prefix}/mean_reward_low": summary.reward_ci.low,
-        f"{prefix}/mean_reward_high": summary.reward_ci.high,
+        f"{prefix}/{rate}": summary.win.rate,
+        f"{prefix}/{rate}_low": summary.win.ci.low,
+        f"{prefix}/{rate}_high": summary.win.ci.high,
+        f"{prefix}/{mean}": summary.mean_reward,
+        f"{prefix}/{mean}_low": summary.reward_ci.low,
+        f"{prefix}/{mean}_high": summary.reward_ci.high,
         f"{prefix}/invalid_rate": summary.invalid_moves.rate,
         f"{prefix}/turns_per_episode": summary.mean_turns,
         f"{prefix}/failed": float(summary.failed),
@@ -432,7 +434,7 @@ def _plot(metrics_path: Path, run_dir: Path) -> None:
     series: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for record in records:
         for key, value in record.items():
-            if key.startswith("eval/") and (key.endswith("exploitability") or key.endswith("win_rate")):
+            if key.startswith("eval/") and key.endswith(("exploitability", "win_rate", "success_rate")):
                 series[key].append((record["step"], value))
     if not series:
         return
