@@ -21,7 +21,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-from typing import Any
+from typing import Any, ClassVar
 
 from gym_reason.sandboxes.base import SandboxUnavailable
 
@@ -54,10 +54,55 @@ class _Shared:
     playwright: Any = None
     browser: Any = None
     users = 0
+    orphans: ClassVar[list[Any]] = []
+
+
+class Hold:
+    """One env's hold on the shared browser: its own context, and whatever else it must give back with it
+    (``on_close``, e.g. the shop server). :meth:`close` gives it all back once; an env that is garbage
+    collected without closing hands its hold to :func:`orphan`, and the next :func:`acquire` or
+    :func:`release` closes it (not from inside the collector: that may run in the middle of a Playwright call)."""
+
+    def __init__(self, viewport: tuple[int, int], on_close: Any = None) -> None:
+        self.context: Any = None
+        self.on_close = on_close
+        self.acquired = False
+        try:
+            browser = acquire()
+            self.acquired = True
+            self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.on_close is False:
+            return
+        on_close, self.on_close = self.on_close, False
+        context, self.context = self.context, None
+        try:
+            if context is not None and _Shared.browser is not None:
+                context.close()
+        finally:
+            if on_close is not None:
+                on_close()
+            if self.acquired:
+                release()
+
+
+def orphan(hold: Hold) -> None:
+    """Called by ``weakref.finalize`` when an env with a hold is collected unclosed."""
+    _Shared.orphans.append(hold)
+
+
+def _close_orphans() -> None:
+    while _Shared.orphans:
+        _Shared.orphans.pop().close()
 
 
 def acquire() -> Any:
     """The shared Browser, started if this is its first user; pair every call with :func:`release`."""
+    _close_orphans()
     if _Shared.browser is None:
         executable = chromium_path()
         try:
@@ -81,6 +126,7 @@ def acquire() -> Any:
 def release() -> None:
     """One user fewer; the last one closes the browser and stops Playwright's driver."""
     _Shared.users = max(0, _Shared.users - 1)
+    _close_orphans()
     if _Shared.users == 0:
         shutdown()
 
@@ -99,6 +145,7 @@ def shutdown() -> None:
     browser, playwright = _Shared.browser, _Shared.playwright
     _Shared.browser = _Shared.playwright = None
     _Shared.users = 0
+    _Shared.orphans.clear()
     if browser is not None:
         try:
             browser.close()

@@ -29,6 +29,13 @@ from gym_reason.envs.web.page import Node, Page, page_nodes
 from gym_reason.envs.web.shop import ShopApp, encode_query
 
 MAX_REDIRECTS = 5
+HIT_JS = """
+([x, y]) => {
+  const el = document.elementFromPoint(x, y);
+  const target = el && el.closest('[data-gid]');
+  return target ? parseInt(target.dataset.gid) : 0;
+}
+"""
 SCROLL_PIXELS = 500
 
 
@@ -195,7 +202,7 @@ class BrowserClient:
         self.focus = 0
 
     def nodes(self, boxes: bool = False) -> list[Node]:
-        records = self.page.evaluate(self.digest_js, boxes)
+        records = self.page.evaluate(self.digest_js, [boxes])
         self._nodes = [
             Node(gid, role, text, value, tuple(options), depth, tuple(box) if box else None)
             for gid, role, text, value, options, depth, box in records
@@ -244,8 +251,12 @@ class BrowserClient:
         elif action.kind == "scroll":
             self.page.mouse.wheel(0, SCROLL_PIXELS if action.direction == "down" else -SCROLL_PIXELS)
         elif action.kind == "click_xy":
-            self.page.mouse.click(action.x, action.y)
-            self.focus = 0
+            # Which element is under the point decides whether the click loads a page (and must be waited for).
+            hit = self.page.evaluate(HIT_JS, [action.x, action.y])
+            target = self._node(hit) if hit else None
+            moves = target is not None and self.navigates(target)
+            self._with_navigation(moves, lambda: self.page.mouse.click(action.x, action.y))
+            self.focus = 0 if moves or target is None else target.gid
         elif action.kind == "go_back":
             if not self.history:
                 raise BadAction("there is no page to go back to")

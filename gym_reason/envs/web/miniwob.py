@@ -22,6 +22,7 @@ scripts, which cannot be copied.
 from __future__ import annotations
 
 import importlib.util
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -144,19 +145,10 @@ class MiniWoBEnv(WebEnv):
         check_choice("backend", backend, ("browser",), ": MiniWoB tasks run their own scripts, so only in a browser")
         super().__init__(obs_mode, max_turns)
         self.task_name = task
-        self._context: Any = None
         folder = miniwob_html_dir()
-        self._context = browser.acquire().new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
-        self.client = _MiniWoBClient(self._context, folder.as_uri() + "/", DIGEST_JS, _never_navigates, 2000)
-        self.client.nodes = self._nodes_of_client  # MiniWoB's digest takes its arguments as one list
-
-    def _nodes_of_client(self, boxes: bool = False) -> list[Node]:
-        records = self.client.page.evaluate(DIGEST_JS, [boxes])
-        self.client._nodes = [
-            Node(gid, role, text, value, tuple(options), depth, tuple(box) if box else None)
-            for gid, role, text, value, options, depth, box in records
-        ]
-        return self.client._nodes
+        self._hold: browser.Hold | None = browser.Hold(VIEWPORT)
+        weakref.finalize(self, browser.orphan, self._hold)
+        self.client = _MiniWoBClient(self._hold.context, folder.as_uri() + "/", DIGEST_JS, _never_navigates, 2000)
 
     def _open(self, seed: int | None, options: dict[str, Any] | None) -> str:
         if options:
@@ -176,10 +168,9 @@ class MiniWoBEnv(WebEnv):
         return {"task": reward}, Outcome.WIN if reward > 0 else Outcome.LOSS, {"success": float(reward > 0)}
 
     def close(self) -> None:
-        if self._context is not None:
-            self._context.close()
-            self._context = None
-            browser.release()
+        if self._hold is not None:
+            self._hold.close()
+            self._hold = None
         super().close()
 
 

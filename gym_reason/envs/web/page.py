@@ -210,7 +210,7 @@ def to_html(page: Page) -> str:
 
 
 DIGEST_JS = """
-(withBoxes) => {
+([withBoxes]) => {
   const out = [];
   for (const el of document.querySelectorAll('[data-role]')) {
     const role = el.dataset.role;

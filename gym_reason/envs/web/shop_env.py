@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import weakref
 from typing import Any
 
 from gym_reason.core import Outcome
@@ -81,16 +82,12 @@ class WebShopEnv(WebEnv):
         self.paid: set[str] = set()
         self._rng = random.Random()
         self._server: server.ShopServer | None = None
-        self._context: Any = None
+        self._hold: browser.Hold | None = None
         self.sid = ""
         if backend == "browser":
-            browser_ = browser.acquire()
-            try:
-                self._server = server.acquire()
-                self._context = browser_.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
-            except BaseException:
-                self._release()
-                raise
+            self._server = server.acquire()
+            self._hold = browser.Hold(VIEWPORT, on_close=server.release)  # gives the server back too
+            weakref.finalize(self, browser.orphan, self._hold)
             self.app = self._server.app
         else:
             self.app = ShopApp(self.catalog)
@@ -112,12 +109,12 @@ class WebShopEnv(WebEnv):
         self.app.new_session(self.sid)
         if self.client is None:
             if self.backend == "browser":
-                self.client = BrowserClient(self._context, self._server.base_url, DIGEST_JS, _shop_navigates)
+                self.client = BrowserClient(self._hold.context, self._server.base_url, DIGEST_JS, _shop_navigates)
             else:
                 self.client = TextClient(self.app, self.sid)
         if self.backend == "browser":
-            self._context.clear_cookies()
-            self._context.add_cookies([{"name": "sid", "value": self.sid, "url": self._server.base_url}])
+            self._hold.context.clear_cookies()
+            self._hold.context.add_cookies([{"name": "sid", "value": self.sid, "url": self._server.base_url}])
         else:
             self.client.sid = self.sid
         self.client.open("/")
@@ -189,21 +186,13 @@ class WebShopEnv(WebEnv):
 
     # ----------------------------------------------------------------- cleanup
 
-    def _release(self) -> None:
-        if self._context is not None:
-            self._context.close()
-            self._context = None
-        if self._server is not None:
-            server.release()
-            self._server = None
-        browser.release()
-
     def close(self) -> None:
+        """End the episode's session; a browser env also closes its context and gives back its share of the
+        browser and the shop server (the last env's close stops both)."""
         if self.client is not None:
             self.app.drop_session(self.sid)
-            if self.backend == "text":
-                self.client = None
-        if self.backend == "browser" and (self._context is not None or self._server is not None):
             self.client = None
-            self._release()
+        if self._hold is not None:
+            self._hold.close()
+            self._hold = self._server = None
         super().close()
