@@ -3,7 +3,8 @@ second, and for SQL, queries per second through the guards against raw ``sqlite3
 
     python bench/task_env_throughput.py [--seconds 1.0] [--rounds 3] [--envs ToolUse-v0 TextToSQL-v0]
 
-* **oracle steps/s**: ``fixed:oracle`` plays whole episodes (reset included), every step renders the
+* **oracle steps/s**: ``fixed:oracle`` (Twenty Questions: ``fixed:halving``, :data:`BOTS`) plays whole
+  episodes (reset included), every step renders the
   observation and info (the action grammar, the structured view) as training would read them; the
   goal is 2,000 steps/s for the tool-use, knowledge-graph and Twenty Questions envs.
 * **tasks/s**: ``reset()`` alone (drawing and generating a task, with its gold).
@@ -29,8 +30,19 @@ from gym_reason.agents import make_agent
 from gym_reason.envs.sql import tasks as sql_tasks
 from gym_reason.envs.sql.databases import GuardedConnection, database, database_ids
 
-ENVS = ("ToolUse-v0", "ToolUseEasy-v0", "ToolUseHard-v0", "TextToSQL-v0")
+ENVS = (
+    "ToolUse-v0",
+    "ToolUseEasy-v0",
+    "ToolUseHard-v0",
+    "TextToSQL-v0",
+    "KGNav-v0",
+    "KGNavHard-v0",
+    "TwentyQuestions-v0",
+    "TwentyQuestionsHard-v0",
+)
 """Env ids (``gym_reason/`` namespace) whose oracle play and task generation are measured."""
+BOTS = {"TwentyQuestions-v0": "fixed:halving", "TwentyQuestionsHard-v0": "fixed:halving"}
+"""The scripted player of an env whose oracle would have to read a hidden secret (default ``fixed:oracle``)."""
 GOAL_STEPS_PER_SECOND = 2000.0
 
 Runner = Callable[[float], tuple[int, float]]  # seconds -> (count, elapsed)
@@ -38,7 +50,7 @@ Runner = Callable[[float], tuple[int, float]]  # seconds -> (count, elapsed)
 
 def oracle_steps(env_id: str) -> Runner:
     env = gym_reason.make(f"gym_reason/{env_id}", split="test")
-    oracle = make_agent("fixed:oracle", env, seed=0)
+    oracle = make_agent(BOTS.get(env_id, "fixed:oracle"), env, seed=0)
     seed = iter(range(10**9))
 
     def run(seconds: float) -> tuple[int, float]:
@@ -117,7 +129,7 @@ def main() -> None:
 
     contenders: dict[str, Runner] = {}
     for env_id in args.envs:
-        contenders[f"{env_id} oracle steps/s"] = oracle_steps(env_id)
+        contenders[f"{env_id} {BOTS.get(env_id, 'fixed:oracle')} steps/s"] = oracle_steps(env_id)
         contenders[f"{env_id} tasks/s"] = task_generation(env_id)
     contenders["SQL gold queries/s, guarded"] = sql_queries(guarded=True)
     contenders["SQL gold queries/s, plain sqlite3"] = sql_queries(guarded=False)
@@ -127,7 +139,7 @@ def main() -> None:
     print(f"median of {args.rounds} rounds of {args.seconds:g} s each")
     for name, rate in rates.items():
         note = ""
-        if name.endswith("oracle steps/s"):
+        if name.endswith(" steps/s") and " fixed:" in name:
             note = f"  ({rate / GOAL_STEPS_PER_SECOND:.2f}x the {GOAL_STEPS_PER_SECOND:,.0f} steps/s goal)"
         print(f"{name:<{width}}  {rate:>10,.0f}{note}")
     guarded, plain = rates["SQL gold queries/s, guarded"], rates["SQL gold queries/s, plain sqlite3"]

@@ -11,8 +11,9 @@ tool                               result
 =================================  ==============================================================
 ``search_entity(query)``           up to 10 entity names (with their kinds) whose words start with the query's
 ``get_relations(entity)``          the relations leaving the entity, with how many edges each has
-``get_neighbors(entity, relation)`` the entities one ``relation`` edge away (the first
-                                   :data:`LIST_LIMIT`, sorted, and how many more)
+``get_neighbors(entity, relation)`` the entities one ``relation`` edge away, as JSON
+                                   ``{"entity", "relation", "neighbors"}`` (the first :data:`LIST_LIMIT`,
+                                   sorted; ``"not_listed"`` counts the rest)
 ``answer(entities)``               the final answer: entity names separated by ``;`` (ends the episode)
 =================================  ==============================================================
 
@@ -36,8 +37,10 @@ component           default weight          paid
 ``invalid_action``  -0.1                    a reply with no readable call (see ``tool_calls``)
 ==================  ======================  =================================================================
 
-The most an episode can earn is ``answer + on_gold_path`` (1.2 by default), which
-:meth:`KGNavEnv.oracle_reply` reaches. The outcome is a win when the answer set is exactly right.
+The most an episode can earn is ``answer + on_gold_path`` (1.2 by default), which ``fixed:oracle``
+(:class:`PathWalker`) reaches: it reads the question as data (start and relation path, which the text
+states in words) and walks the path through the results it is shown. :meth:`KGNavEnv.oracle_reply`
+reaches it too, reading the hidden frontiers. The outcome is a win when the answer set is exactly right.
 
 ``split="test"`` draws questions anchored at the held-out fifth of the countries
 (:func:`~gym_reason.envs.kg.questions.split_of`); ``"train"`` (default) the rest.
@@ -50,11 +53,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from gym_reason.envs.games.bots import ScriptedAgent, declare_bots
 from gym_reason.envs.kg.graph import RELATIONS, KnowledgeGraph, load_graph
 from gym_reason.envs.kg.questions import HOPS, MAX_EXPANSIONS, Question, generate_question
 from gym_reason.envs.tool_calls import Param, ToolCall, ToolError, ToolSpec
 from gym_reason.envs.tools.base import TaskRules, ToolEpisode, ToolTaskEnv
 
+GAME_NAME = "kg_nav"
 LIST_LIMIT = 60
 """Entities one ``get_neighbors`` result lists (the rest are counted); every question's frontier is smaller."""
 ANSWER_SEPARATOR = ";"
@@ -140,7 +145,7 @@ class KGNavEnv(ToolTaskEnv):
     """
 
     tools: ClassVar[tuple[ToolSpec, ...]] = TOOLS
-    rules: ClassVar[TaskRules] = TaskRules("kg_nav", _random_move)
+    rules: ClassVar[TaskRules] = TaskRules(GAME_NAME, _random_move)
     default_weights: ClassVar[Mapping[str, float]] = DEFAULT_WEIGHTS
     levels: ClassVar[tuple[int, ...]] = HOPS
 
@@ -165,7 +170,9 @@ class KGNavEnv(ToolTaskEnv):
         return NavTask(question, level), set()
 
     def _task_view(self, task: NavTask) -> dict[str, Any]:
-        return {"question": task.question.text, "hops": task.level}
+        # The question as data: its start and relation path, which its text states in words (not the answer).
+        question = task.question
+        return {"question": question.text, "hops": task.level, "start": question.start, "path": list(question.path)}
 
     def _entity(self, text: str) -> str:
         name = self.graph.lookup(text)
@@ -187,10 +194,10 @@ class KGNavEnv(ToolTaskEnv):
             listed = [f"{r} ({len(self.graph.neighbors(entity, r))})" for r in self.graph.relations_of(entity)]
             return f"{entity}: " + ("; ".join(listed) if listed else "no relations")
         tails = self.graph.neighbors(entity, args["relation"])
-        if not tails:
-            return f"{entity} has no {args['relation']!r} edges"
-        more = f" ... and {len(tails) - LIST_LIMIT} more not listed" if len(tails) > LIST_LIMIT else ""
-        return f"{entity} {args['relation']}: " + "; ".join(tails[:LIST_LIMIT]) + more
+        result: dict[str, Any] = {"entity": entity, "relation": args["relation"], "neighbors": list(tails[:LIST_LIMIT])}
+        if len(tails) > LIST_LIMIT:
+            result["not_listed"] = len(tails) - LIST_LIMIT
+        return result
 
     def _score_call(self, episode: ToolEpisode, call: ToolCall, ok: bool, result: Any) -> dict[str, float]:
         if not ok or call.name != "get_neighbors":
@@ -250,3 +257,29 @@ def answer_score(given: set[str] | frozenset[str], gold: frozenset[str]) -> tupl
     precision, recall = hits / len(given), hits / len(gold)
     f1 = 2 * precision * recall / (precision + recall)
     return (f1 if precision >= 0.5 else 0.0), precision, recall
+
+
+class PathWalker(ScriptedAgent):
+    """``fixed:oracle``: walks the question's relation path from its start (``info["game_observation"]``: the
+    question as data), one ``get_neighbors`` call per entity and hop, reading each hop's entities from the
+    results it was shown, then answers with the last hop's entities. It never reads the hidden answer."""
+
+    name = "oracle"
+
+    def policy(self, view: dict[str, Any], legal: list[str]) -> dict[str, float]:
+        task, shown = view["task"], {}
+        for entry in view["history"]:
+            result = entry["result"]
+            if entry["ok"] and entry["call"]["name"] == "get_neighbors":
+                shown[(result["entity"], result["relation"])] = result["neighbors"]
+        reached = {task["start"]}
+        for relation in task["path"]:
+            missing = sorted(e for e in reached if (e, relation) not in shown)
+            if missing:
+                return {ToolCall("get_neighbors", {"entity": missing[0], "relation": relation}).to_json(): 1.0}
+            reached = {t for e in reached for t in shown[(e, relation)]}
+        answer = ToolCall("answer", {"entities": f"{ANSWER_SEPARATOR} ".join(sorted(reached))})
+        return {answer.to_json(): 1.0}
+
+
+declare_bots(GAME_NAME, {"oracle": PathWalker}, strongest="oracle")

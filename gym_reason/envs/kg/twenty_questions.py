@@ -228,6 +228,11 @@ class Universe:
         return alive
 
     @functools.cached_property
+    def question_masks(self) -> tuple[int, ...]:
+        """:meth:`mask` of each of :attr:`questions`, in order."""
+        return tuple(self.mask(q) for q in self.questions)
+
+    @functools.cached_property
     def questions(self) -> tuple[Predicate, ...]:
         """Every question worth asking about these candidates, in a fixed order (what :class:`HalvingAgent` picks
         from): each continent, neighbour, currency and language any candidate has, and every threshold between
@@ -295,12 +300,16 @@ class _Progress:
 
 def _asked(history: Sequence[Mapping[str, Any]]) -> list[tuple[Predicate, bool]]:
     """The answered questions of a ``GAME_OBSERVATION`` history, as ``(predicate, yes)``."""
-    graph = load_graph()
     return [
-        (parse_question(graph, entry["call"]["arguments"]["question"]), entry["result"].startswith("yes"))
+        (_parsed(entry["call"]["arguments"]["question"]), entry["result"].startswith("yes"))
         for entry in history
         if entry["ok"] and entry["call"]["name"] == "ask"
     ]
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed(question: str) -> Predicate:
+    return parse_question(load_graph(), question)
 
 
 def _random_move(view: dict[str, Any], rng: random.Random) -> str:
@@ -417,9 +426,9 @@ class HalvingAgent(ScriptedAgent):
         count = alive.bit_count()
         best, best_split = None, 0
         if count > 1:
-            for question in world.questions:
-                yes = (alive & world.mask(question)).bit_count()
-                split = min(yes, count - yes)
+            for question, mask in zip(world.questions, world.question_masks, strict=True):
+                yes = (alive & mask).bit_count()
+                split = yes if 2 * yes <= count else count - yes  # the smaller side
                 if split > best_split:
                     best, best_split = question, split
                     if 2 * split >= count - 1:

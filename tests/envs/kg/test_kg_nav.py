@@ -48,6 +48,15 @@ def test_the_oracle_earns_the_maximum_on_100_held_out_questions():
     assert hops == {1, 2, 3, 4}
 
 
+def test_the_path_walking_bot_earns_the_maximum_from_what_it_is_shown():
+    env = gym_reason.make("gym_reason/KGNav-v0", split="test")
+    agent = make_agent("fixed:oracle", env, seed=0)
+    for seed in range(100):
+        total, info, steps = play(env, seed, lambda obs, info: agent.act([(obs, info)])[0])
+        assert math.isclose(total, MAX_REWARD) and info[OUTCOME] == "win", (seed, env.task.question.text)
+        assert len(steps) == env.task.question.expansions + 1
+
+
 def test_random_play_earns_little():
     env = gym_reason.make("gym_reason/KGNav-v0", split="test")
     agent = make_agent("random", env, seed=0)
@@ -116,7 +125,8 @@ def test_parallel_hermes_calls_run_in_order():
         for c in ("France", "Japan")
     )
     obs = env.step(reply)[0]
-    assert obs.index("France capital: Paris") < obs.index("Japan capital: Tokyo")
+    france = '{"entity": "France", "relation": "capital", "neighbors": ["Paris"]}'
+    assert obs.index(france) < obs.index('{"entity": "Japan", "relation": "capital", "neighbors": ["Tokyo"]}')
 
 
 def test_determinism_and_exact_snapshots():
