@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gym_reason.agents.base import Agent, AgentError
-from gym_reason.core import INVALID_ACTION, OUTCOME, REWARD_COMPONENTS, ROLE, AnswerFormat, Outcome
+from gym_reason.core import INVALID_ACTION, OUTCOME, REWARD_COMPONENTS, ROLE, STATE_KEY, AnswerFormat, Outcome
 
 if TYPE_CHECKING:
     import torch
@@ -121,6 +121,8 @@ class Turn:
     reward: float = 0.0
     components: dict[str, float] = dataclasses.field(default_factory=dict)
     advantage: float = 0.0
+    state_key: Any = None
+    """``info[STATE_KEY]`` where the move was made: state-grouped advantages group turns by it."""
 
 
 @dataclasses.dataclass
@@ -307,7 +309,7 @@ def _answer(
     if isinstance(player, Learner):
         completions = player.complete([(g.env_id, obs, info, g.answer_format) for g, _, obs, info in batch])
         turns: list[Turn | None] = [
-            Turn(env_id=g.env_id, role=str(info.get(ROLE, agent)), completion=c)
+            Turn(env_id=g.env_id, role=str(info.get(ROLE, agent)), completion=c, state_key=info.get(STATE_KEY))
             for (g, agent, _, info), c in zip(batch, completions, strict=True)
         ]
         return [c.text for c in completions], {}, [len(c.completion_ids) for c in completions], turns
