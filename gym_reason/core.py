@@ -31,6 +31,13 @@ Envs whose state can be copied implement ``snapshot() -> object`` and
 ``restore(snapshot)`` so step-level rewards can be estimated by Monte-Carlo
 continuations from any state.
 
+**Splits (held-out tasks).** A task env whose tasks a policy could memorise takes a constructor
+keyword ``split``: ``"train"`` (the default) or ``"test"``, and exposes ``split`` and ``splits``
+(``("train", "test")``). The two splits draw from disjoint pools of tasks *by construction* (the
+code envs decide by a hash of the task's text or the problem's id), so no seed of one reaches a task
+of the other. Training plays the train split; evaluation (``gym-reason eval`` on a task, the
+trainer's evaluation) builds the env with ``split="test"`` unless told otherwise.
+
 The ``info`` keys below are the whole vocabulary; an env may add its own keys,
 but never gives one of these names another meaning.
 
