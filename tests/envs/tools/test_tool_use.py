@@ -210,3 +210,13 @@ def test_weights_are_configurable():
 def test_cheating_battery_pays_no_more_than_answering_at_random(tmp_path):
     means = assert_no_cheat_pays(lambda: gym_reason.make("gym_reason/ToolUse-v0", split="test"), range(25), tmp_path)
     assert means["repeat_observation"] < 0 and means["every_candidate_parallel"] < 0
+
+
+@pytest.mark.parametrize("env_id", ["gym_reason/ToolUse-v0", "gym_reason/TextToSQL-v0"])
+def test_boxed_answer_format_works_end_to_end(env_id):
+    env = gym_reason.make(env_id, answer_format="boxed", split="test")
+    oracle = make_agent("fixed:oracle", env, seed=0)
+    best = PERFECT if "ToolUse" in env_id else 1.3
+    for seed in range(10):
+        total, steps, _ = play(env, oracle, seed)
+        assert steps[0][0].startswith("\\boxed{{") and total == pytest.approx(best)
