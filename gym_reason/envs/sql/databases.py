@@ -18,6 +18,11 @@ A model's query runs under :func:`run_query`'s guards:
   (``randomblob(1e9)`` fails at once), the expression depth and compound selects;
 * one statement per call (``sqlite3`` refuses several).
 
+Memory is bounded by those limits together: no value over :data:`MAX_VALUE_BYTES`, at most ``max_rows``
+rows fetched, and a sort or join that keeps growing is interrupted at the time limit. SQLite's heap
+limit (``sqlite3_hard_heap_limit64``) is not used: it is process-wide, and would fail every other
+connection of the process along with the hostile one.
+
 The authorizer also records the ``(table, column)`` pairs a query reads, which is how schema linking
 is scored.
 """
