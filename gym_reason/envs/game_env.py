@@ -28,6 +28,7 @@ from gym_reason.core import (
     LEGAL_ACTIONS,
     PARSED_ACTION,
     REWARD_COMPONENTS,
+    ROLE,
     STATE_KEY,
     ActionGrammar,
     AnswerFormat,
@@ -74,6 +75,8 @@ class _View:
     results: dict[float | str, str] = field(default_factory=dict)
     """The observation at the usual end of the game, by the player's return (a zero by its repr,
     which keeps its sign)."""
+    role: str | None = None
+    """``State.role(player)``, shown as ``info[ROLE]`` when the game deals roles."""
 
 
 class GameEnv(TextAECEnv):
@@ -223,6 +226,8 @@ class GameEnv(TextAECEnv):
         info = self.infos[agent]
         info[STATE_KEY] = view.state_key
         info[GAME_OBSERVATION] = view.data
+        if view.role is not None:
+            info[ROLE] = view.role
         if self._finite:
             legal = state.legal_actions()
             if view.legal != legal:  # the first time the player is to move at this view
@@ -266,6 +271,7 @@ class GameEnv(TextAECEnv):
         data = state.observation(player)
         body = f"{self._rules[player]}\n{self.template.state(data)}"
         view = _View(state.information_state(player), data, body, self._instruction, f"{body}\n{self._instruction}")
+        view.role = state.role(player)
         memo = self._views[player]
         if len(memo) >= _MEMO_LIMIT:  # games with huge state spaces gain nothing from a memo; keep it bounded
             memo.clear()

@@ -123,6 +123,8 @@ class Turn:
     advantage: float = 0.0
     state_key: Any = None
     """``info[STATE_KEY]`` where the move was made: state-grouped advantages group turns by it."""
+    agent: str = ""
+    """The seat that moved (``player_0``, ...): in a game that deals roles several seats share a ``role``."""
 
 
 @dataclasses.dataclass
@@ -309,7 +311,13 @@ def _answer(
     if isinstance(player, Learner):
         completions = player.complete([(g.env_id, obs, info, g.answer_format) for g, _, obs, info in batch])
         turns: list[Turn | None] = [
-            Turn(env_id=g.env_id, role=str(info.get(ROLE, agent)), completion=c, state_key=info.get(STATE_KEY))
+            Turn(
+                env_id=g.env_id,
+                role=str(info.get(ROLE, agent)),
+                completion=c,
+                state_key=info.get(STATE_KEY),
+                agent=agent,
+            )
             for (g, agent, _, info), c in zip(batch, completions, strict=True)
         ]
         return [c.text for c in completions], {}, [len(c.completion_ids) for c in completions], turns

@@ -101,6 +101,11 @@ class State(abc.ABC):
         """
         return None
 
+    def role(self, player: int) -> str | None:
+        """The role ``player`` plays in this game (``info["role"]``, the key of role-conditioned baselines),
+        when the rules deal roles; ``None`` (the default) keeps the seat name. Fixed once the deal is done."""
+        return None
+
     def metrics(self, player: int) -> dict[str, float]:
         """Facts about ``player``'s game worth logging that are not part of its return."""
         return {}
