@@ -126,13 +126,15 @@ def test_hostile_sql_never_modifies_the_database_or_stalls():
     conn = GuardedConnection(database("shop_0"), time_limit=0.1)
     before = snapshot_contents(conn)
     for sql in HOSTILE:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         try:
             result = conn.run(sql, max_rows=20)
             assert len(result.rows) <= 20, sql
         except QueryError as exc:
             assert str(exc), sql
-        assert time.perf_counter() - start < 1.0, sql
+        # Bounded in CPU time (the limit's clock; 0.1 s plus the last 1000 VM steps), and in wall time with
+        # room for a machine busy with other work.
+        assert time.thread_time() - cpu < 0.5 and time.perf_counter() - start < 10, sql
     assert snapshot_contents(conn) == before
     assert conn.run("SELECT COUNT(*) FROM customers", 5).rows == [(40,)]
     import pathlib
