@@ -19,7 +19,8 @@ from gym_reason.trainer.update import accumulate_gradients, micro_batches, updat
 def _trainer(tmp_path, **overrides) -> Trainer:
     settings = dict(
         games="kuhn_poker,tic_tac_toe",  # prompts of different lengths, so micro-batches differ in shape
-        games_per_step=12,
+        games_per_step=6,
+        ppo_epochs=1,
         kl_coef=0.3,
         entropy_coef=0.1,
         seed=3,
@@ -59,9 +60,9 @@ def test_micro_batches_give_the_one_batch_gradient(tmp_path):
     turns = _turns(trainer)
     whole, whole_stats = _gradient(trainer, turns, 0)
     lengths = [len(t.completion.prompt_ids) + len(t.completion.completion_ids) for t in turns]
-    budget = 3 * max(lengths)
+    budget = 6 * max(lengths)
     split, split_stats = _gradient(trainer, turns, budget)
-    assert whole_stats["micro_batches"] == 1 and split_stats["micro_batches"] >= 4
+    assert whole_stats["micro_batches"] == 1 and split_stats["micro_batches"] >= 3
     assert whole.abs().max() > 1e-3  # a gradient worth comparing
     assert torch.allclose(split, whole, atol=1e-6, rtol=0), (split - whole).abs().max()
     for key in ("loss", "entropy", "kl_magnet", "approx_kl", "clip_fraction"):
@@ -80,7 +81,7 @@ def test_gradient_checkpointing_gives_the_same_gradient(tmp_path):
 
 
 def test_no_forward_pass_of_the_update_exceeds_the_token_budget(tmp_path):
-    trainer = _trainer(tmp_path, games_per_step=16)
+    trainer = _trainer(tmp_path, games_per_step=8)
     turns = _turns(trainer)
     shapes: list[tuple[int, int]] = []
     hook = trainer.policy.model.register_forward_pre_hook(
