@@ -47,7 +47,8 @@ The fixed agent ``fixed:halving`` (:class:`HalvingAgent`) asks the question that
 most evenly, and guesses when one is left.
 
 ``split="test"`` plays over a held-out half of the countries, ``"train"`` (default) over the other half
-(:func:`~gym_reason.envs.kg.questions.split_of` with ``held_out=2``, so both are equally hard): the
+(:func:`~gym_reason.envs.kg.questions.split_of` with ``held_out=2``: 113 and 139 countries, games of about
+one size): the
 candidates a game lists are its split's countries (on its continent, at level 1), and the secret is one of
 them, uniformly. The prior the information gain assumes is then the true one, and no guess is better than
 another before a question.
@@ -73,7 +74,7 @@ GAME_NAME = "twenty_questions"
 ALL = "all countries"
 MAX_QUESTIONS = 20
 HELD_OUT = 2
-"""One country in ``HELD_OUT`` belongs to the test split (half: the two splits are games of one size)."""
+"""About one country in ``HELD_OUT`` belongs to the test split (half: the two splits' games are of about one size)."""
 MIN_CANDIDATES = 8
 """A continent with fewer countries in a split is not a level-1 game of that split."""
 
@@ -280,7 +281,7 @@ class SecretTask:
     @property
     def statement(self) -> str:
         candidates = universe(self.universe, self.split).candidates
-        where = "any country" if self.universe == ALL else f"a country in {self.universe}"
+        where = "a country" if self.universe == ALL else f"a country in {self.universe}"
         return (
             f"I am thinking of {where}: one of the {len(candidates)} candidates below. Find it with yes/no questions, "
             "then guess it. Call ask(question) with a question in one of these forms: 'continent = Europe', "
