@@ -122,6 +122,23 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _half_open(high: float) -> Callable[[str], float]:
+    """An argparse type: a number strictly between 0 and ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a number between 0 and {high}, e.g. 0.1, got {text!r}"
+            ) from None
+        if not 0.0 < value < high:
+            raise argparse.ArgumentTypeError(f"must be between 0 and {high} (exclusive), e.g. 0.1, got {text}")
+        return value
+
+    return parse
+
+
 def _probability(text: str) -> float:
     """An argparse type: a number strictly between 0 and 1 (a confidence level)."""
     try:
@@ -328,6 +345,8 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     else:
         strongest = strongest_fixed_agent(env.game.name) if hasattr(env, "game") else None
         opponents = ["random"] + ([strongest] if strongest else [])
+    if args.until_decided:
+        return _eval_until_decided(args, console, opponents, kwargs)
     try:
         with _games_progress("eval") as progress:
             result = evaluate(
@@ -344,6 +363,32 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     console.print(f"Results: {escape(str(result.save(out)))}")
     if args.transcripts:
         console.print(f"Transcripts: {escape(str(args.transcripts))}")
+    return 0
+
+
+def _eval_until_decided(args: argparse.Namespace, console: Console, opponents: list[str], kwargs: dict) -> int:
+    """``eval --until-decided``: one sequential paired test per opponent (:mod:`gym_reason.eval.sequential`)."""
+    import json
+
+    from gym_reason.eval.sequential import play_until_decided
+
+    if not opponents:
+        return _print_error("--until-decided needs a game with opponents (a head-to-head); this env is a task")
+    results = []
+    for opponent in opponents:
+        try:
+            result = play_until_decided(
+                args.agent, opponent, args.game, delta=args.delta, alpha=args.alpha, beta=args.beta,
+                max_games=args.games, seed=args.seed, env_kwargs=kwargs, concurrency=args.concurrency,
+            )  # fmt: skip
+        except AGENT_ERRORS as error:
+            return _fail(console, error)
+        console.print(escape(result.line()))
+        results.append(result.model_dump(mode="json"))
+    out = Path(args.out or f"evals/{_slug(args.game)}/{_slug(args.agent)}_seed{args.seed}_sequential.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"Results: {escape(str(out))}")
     return 0
 
 
@@ -539,6 +584,15 @@ def build_parser() -> _MainParser:
     p.add_argument("--concurrency", type=_count(1), default=256, help="games in flight (default 256)")
     p.add_argument("--out", help="results JSON (default evals/<game>/<agent>_seed<seed>.json)")
     p.add_argument("--transcripts", help="also write every game, move by move, to this JSONL file")
+    p.add_argument("--until-decided", action="store_true",
+                   help="stop each head-to-head once a sequential test on paired deals says better / worse / equal "
+                   "within --delta (--games is then the cap per opponent)")  # fmt: skip
+    p.add_argument("--delta", type=_half_open(0.5), default=0.1,
+                   help="--until-decided: deal-win probability difference from 1/2 to detect (default 0.1)")  # fmt: skip
+    p.add_argument("--alpha", type=_probability, default=0.05,
+                   help="--until-decided: chance of calling better/worse when equal (default 0.05)")  # fmt: skip
+    p.add_argument("--beta", type=_probability, default=0.05,
+                   help="--until-decided: chance of missing a difference of delta (default 0.05)")  # fmt: skip
     _add_env_flags(p)
     p.set_defaults(func=cmd_eval)
 
