@@ -142,6 +142,8 @@ class KnowledgeGraph:
     def __init__(self, entities: Iterable[Entity], edges: Iterable[tuple[str, str, str]]) -> None:
         ordered = sorted(entities, key=_name)
         self.entities: Mapping[str, Entity] = MappingProxyType({e.name: e for e in ordered})
+        self.names: tuple[str, ...] = tuple(self.entities)
+        """Every entity name, sorted."""
         if len(self.entities) != len(ordered):
             raise ValueError("two entities share a name; entity names must be unique")
         out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))

@@ -119,7 +119,7 @@ def _random_move(view: dict[str, Any], rng: random.Random) -> str:
     """A random well-formed call: a tool at random with names drawn from the graph (answers one time in four)."""
     graph = load_graph()
     tool = rng.choice(("search_entity", "get_relations", "get_neighbors", "answer"))
-    entity = rng.choice(tuple(graph.entities))
+    entity = rng.choice(graph.names)
     if tool == "search_entity":
         arguments: dict[str, Any] = {"query": entity.split()[0][:100]}
     elif tool == "get_relations":
@@ -127,7 +127,7 @@ def _random_move(view: dict[str, Any], rng: random.Random) -> str:
     elif tool == "get_neighbors":
         arguments = {"entity": entity, "relation": rng.choice(graph.relations_of(entity) or tuple(RELATIONS))}
     else:
-        arguments = {"entities": f"{ANSWER_SEPARATOR} ".join(rng.sample(tuple(graph.entities), rng.randint(1, 3)))}
+        arguments = {"entities": f"{ANSWER_SEPARATOR} ".join(rng.sample(graph.names, rng.randint(1, 3)))}
     return ToolCall(tool, arguments).to_json()
 
 
