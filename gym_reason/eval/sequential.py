@@ -24,7 +24,7 @@ simulated matches of known win probability.
 >>> test = SequentialTest(delta=0.2, alpha=0.05, beta=0.05)
 >>> decisions = [test.observe(+1) for _ in range(20)]
 >>> test.decision, test.deals
-(<Decision.BETTER: 'better'>, 7)
+(<Decision.BETTER: 'better'>, 11)
 """
 
 from __future__ import annotations
