@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gym_reason.trainer.advantages import AdvantageEstimator
+from gym_reason.trainer.advantages import AdvantageEstimator, TurnNormalization
 
 
 class ConfigError(ValueError):
@@ -62,10 +62,18 @@ class SelfPlayConfig(BaseModel):
         "auto",
         description="prompt layout: 'state' (env|role|information-state key), 'observation' (the env's text); auto = state for the tiny model",
     )
-    constrained: bool | None = Field(
-        None, description="decode over the legal answers; default: on for the tiny model, off for --model"
+    decoding: Literal["auto", "constrained", "think", "free"] = Field(
+        "auto",
+        description="constrained: the reply is the env's action grammar; think: free thinking up to --think-tokens, "
+        "then the grammar; free: unconstrained (envs without a grammar are always free); auto = constrained for "
+        "the tiny model, think for --model",
     )
-    max_new_tokens: int = Field(256, ge=1, description="token budget of a free-form answer (thinking included)")
+    constrained: bool | None = Field(
+        None,
+        description="the older spelling of --decoding, still read: true = --decoding constrained, false = --decoding free",
+    )
+    think_tokens: int = Field(128, ge=1, description="think mode: most tokens of thinking before the answer")
+    max_new_tokens: int = Field(256, ge=1, description="token budget of a whole reply (thinking included)")
     context: int = Field(2048, ge=16, description="most prompt tokens kept (the tail)")
     temperature: float = Field(1.0, gt=0.0, description="sampling temperature")
     system_prompt: str | None = Field(None, description="system message for chat models")
@@ -94,7 +102,19 @@ class SelfPlayConfig(BaseModel):
     )
     clip: float | None = Field(0.2, gt=0.0, description="PPO ratio clip; null = no clipping (REINFORCE)")
     advantage: AdvantageEstimator = Field(
-        "rae", description="rae (one EMA baseline per env and role), grpo (group normalisation), none (REINFORCE)"
+        "rae",
+        description="rae (one EMA baseline per env and role), grpo (group normalisation), none (REINFORCE), "
+        "state_grouped (reward-to-go against other turns from the same state_key, GiGPO-style), turn_grouped "
+        "(reward-to-go against other episodes at the same turn index), monte_carlo (value after the move minus "
+        "before, from --mc-continuations continuations each); README 'Process rewards' compares them",
+    )
+    mc_continuations: int = Field(
+        8, ge=1, description="monte_carlo: continuations played from each turn's state, before and after the move"
+    )
+    turn_normalization: TurnNormalization = Field(
+        "baseline",
+        description="turn_grouped: baseline (unbiased: leave-one-out mean per turn index) or per_turn (MT-GRPO's "
+        "per-index normalisation, biased when the policy chooses when to stop)",
     )
     rae_decay: float = Field(0.95, ge=0.0, lt=1.0, description="RAE baseline EMA decay")
     returns: Literal["episode", "turn"] = Field(
@@ -156,8 +176,17 @@ class SelfPlayConfig(BaseModel):
     def prompt_layout(self) -> str:
         return ("state" if self.tiny() else "observation") if self.prompt == "auto" else self.prompt
 
-    def decode_constrained(self) -> bool:
-        return self.tiny() if self.constrained is None else self.constrained
+    def decoding_mode(self) -> str:
+        """The decoding mode (``constrained``, ``think`` or ``free``) the run uses."""
+        if self.constrained is not None:
+            mode = "constrained" if self.constrained else "free"
+            if self.decoding not in ("auto", mode):
+                raise ConfigError(
+                    f"--constrained {str(self.constrained).lower()} (decoding {mode}) contradicts --decoding "
+                    f"{self.decoding}; give --decoding alone (constrained, think or free)"
+                )
+            return mode
+        return ("constrained" if self.tiny() else "think") if self.decoding == "auto" else self.decoding
 
 
 FIELDS = SelfPlayConfig.model_fields

@@ -331,7 +331,7 @@ def train(
             t0 = time.perf_counter()
             requests = plan_games(trainer, step)
             generator = torch.Generator().manual_seed(derive_seed(config.seed, step, 6))
-            episodes = play_episodes(trainer.policy, requests, generator)
+            episodes = play_episodes(trainer.policy, requests, generator, transcripts=config.advantage == "monte_carlo")
             t_rollout = time.perf_counter() - t0
             turns = assign_advantages(trainer, [e for e in episodes if e.error is None])
             stats = update(trainer, turns, step)

@@ -20,7 +20,13 @@ __all__ = ["Episode", "EpisodeRequest", "Turn", "play_episodes"]
 
 
 def play_episodes(
-    policy: LMPolicy, requests: Sequence[EpisodeRequest], generator: torch.Generator, max_rounds: int = 100_000
+    policy: LMPolicy,
+    requests: Sequence[EpisodeRequest],
+    generator: torch.Generator,
+    max_rounds: int = 100_000,
+    transcripts: bool = False,
 ) -> list[Episode]:
-    """Play every request to its end, the policy in the open seats; episodes whose env raised carry ``error``."""
-    return play(requests, learner=Learner(policy, generator), max_rounds=max_rounds)
+    """Play every request to its end, the policy in the open seats; episodes whose env raised carry ``error``.
+
+    ``transcripts`` keeps every move (Monte-Carlo step values replay episodes that had fixed opponents from them)."""
+    return play(requests, learner=Learner(policy, generator), max_rounds=max_rounds, transcripts=transcripts)
