@@ -72,13 +72,13 @@ register(
     id="gym_reason/TwentyQuestionsEasy-v0",
     entry_point="gym_reason.envs.kg.twenty_questions:TwentyQuestionsEnv",
     kwargs={"difficulty": 1},
-    description="TwentyQuestions among the countries of one continent",
+    description="TwentyQuestions among the split's countries of one continent",
 )
 register(
     id="gym_reason/TwentyQuestionsHard-v0",
     entry_point="gym_reason.envs.kg.twenty_questions:TwentyQuestionsEnv",
     kwargs={"difficulty": 2},
-    description="TwentyQuestions among all 252 countries",
+    description="TwentyQuestions among all the split's countries (113 train, 139 test)",
 )
 register(
     id="gym_reason/WebShop-v0",
