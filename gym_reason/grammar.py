@@ -24,7 +24,9 @@ so there the thinking must hold no fence).
 from __future__ import annotations
 
 import functools
+import json
 import random
+from collections.abc import Sequence
 
 import llguidance
 
@@ -52,12 +54,8 @@ def byte_tokenizer() -> llguidance.LLTokenizer:
 
 
 @functools.lru_cache(maxsize=4096)
-def engine_grammar(grammar: ActionGrammar) -> str:
-    """The grammar as llguidance's ``LLMatcher`` takes it (a finite set becomes a regex of alternatives).
-
-    Raises:
-        ValueError: the engine cannot read the grammar; the message quotes the engine's error.
-    """
+def _engine_entry(grammar: ActionGrammar) -> str:
+    """The grammar as one entry of llguidance's grammar list (JSON text; a finite set becomes a regex of alternatives)."""
     if not isinstance(grammar, ActionGrammar):
         raise TypeError(f"expected an ActionGrammar, got {type(grammar).__name__}: {grammar!r}")
     if grammar.kind is GrammarKind.CHOICE:
@@ -67,11 +65,78 @@ def engine_grammar(grammar: ActionGrammar) -> str:
     elif grammar.kind is GrammarKind.JSON_SCHEMA:
         text = llguidance.LLMatcher.grammar_from_json_schema(grammar.source)
     else:
-        text = llguidance.LLMatcher.grammar_from_lark(grammar.source)
+        return json.dumps({"lark_grammar": grammar.source})
+    (entry,) = json.loads(text)["grammars"]
+    entry.pop("name", None)
+    return json.dumps(entry)
+
+
+@functools.lru_cache(maxsize=4096)
+def engine_grammar(grammar: ActionGrammar) -> str:
+    """The grammar as llguidance's ``LLMatcher`` takes it.
+
+    Raises:
+        ValueError: the engine cannot read the grammar; the message quotes the engine's error.
+    """
+    text = f'{{"grammars": [{_engine_entry(grammar)}]}}'
+    _validate(text, grammar)
+    return text
+
+
+THINK_RULE = "thinking"
+"""The name of the free-text rule of :func:`think_grammar`."""
+
+
+@functools.lru_cache(maxsize=4096)
+def think_grammar(grammar: ActionGrammar, budget: int) -> str:
+    """Free thinking of at most ``budget`` tokens, then a string of ``grammar`` (llguidance grammar text).
+
+    The thinking may hold any character except those a string of ``grammar`` can begin with (a game's
+    ``[``, a code block's backtick, a JSON object's ``{``): the first such character the model writes
+    begins its answer, so where the thinking ends is never ambiguous, and the env, which reads the
+    last marked answer (or the code block), reads the answer the grammar held the model to. Once the
+    thinking has ``budget`` tokens the grammar lets the model only begin the answer.
+
+    >>> text = think_grammar(ActionGrammar.choice(["[check]", "[bet]"]), 64)
+    >>> "thinking[max_tokens=64]" in text
+    True
+
+    Raises:
+        ValueError: ``budget`` is below 1, or a string of ``grammar`` can begin with a letter, a digit,
+            whitespace or a non-ASCII character, so no thinking could be told apart from the answer.
+    """
+    if not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"the thinking budget must be a positive number of tokens, got {budget!r} (e.g. 128)")
+    starts = first_bytes(grammar)
+    unmarked = bytes(b for b in starts if b >= 0x80 or not chr(b).isprintable() or chr(b).isalnum() or chr(b).isspace())
+    if unmarked or not starts:
+        raise ValueError(
+            f"think mode needs an answer grammar whose strings begin with a mark (such as '[' or '```'); this "
+            f"{grammar.kind} grammar's strings may begin with {unmarked.decode('latin-1')!r}, so free thinking could "
+            "not be told apart from the answer. Decode it with decoding='constrained' (or 'free')."
+        )
+    excluded = "".join(f"\\x{{{b:02x}}}" for b in sorted(starts))
+    lark = f"start: {THINK_RULE} @answer\n{THINK_RULE}[max_tokens={budget}]: /[^{excluded}]*/\n"
+    thinking = json.dumps({"name": "think", "lark_grammar": lark})
+    text = f'{{"grammars": [{thinking}, {{"name": "answer", {_engine_entry(grammar)[1:]}]}}'  # the entry, named
+    _validate(text, grammar)
+    return text
+
+
+def first_bytes(grammar: ActionGrammar) -> bytes:
+    """The bytes a string of ``grammar`` can begin with.
+
+    >>> first_bytes(ActionGrammar.choice(["[check]", "[bet]"]))
+    b'['
+    """
+    mask = _matcher(grammar).compute_bitmask()
+    return bytes(b for b in range(256) if mask[b >> 3] >> (b & 7) & 1)
+
+
+def _validate(text: str, grammar: ActionGrammar) -> None:
     message = llguidance.LLMatcher.validate_grammar(text, byte_tokenizer())
     if message:
         raise ValueError(f"llguidance cannot read this {grammar.kind} grammar: {message}\n{grammar.source[:2000]}")
-    return text
 
 
 @functools.lru_cache(maxsize=4096)
@@ -107,22 +172,29 @@ CLOSING_BYTES = b'\n`"]})0a '
 CLOSING_DEPTH = 5
 
 
-def _closing(m: llguidance.LLMatcher) -> bytes | None:
-    """The shortest bytes of :data:`CLOSING_BYTES` that make the text of matcher ``m`` whole (breadth first)."""
+def shortest_closing(m: llguidance.LLMatcher, tokens: Sequence[int], depth: int = CLOSING_DEPTH) -> list[int] | None:
+    """The shortest sequence of ``tokens`` (and of tokens the grammar forces; at most ``depth`` in all) that makes
+    the text of matcher ``m`` a whole string of its grammar (breadth first; ``[]`` if it already is), or ``None``.
+
+    Decoders close a reply that is running out of tokens with it (``tokens``: the model's tokens of
+    :data:`CLOSING_BYTES`); :func:`sample` closes an over-long walk with it.
+    """
     if m.is_accepting():
-        return b""
-    frontier = [(m, b"")]
-    for _ in range(CLOSING_DEPTH):
+        return []
+    frontier = [(m, [])]
+    for _ in range(depth):
         grown = []
         for node, path in frontier:
             mask = node.compute_bitmask()
-            for byte in CLOSING_BYTES:
-                if mask[byte >> 3] >> (byte & 7) & 1:
+            word = int.from_bytes(mask, "little")
+            only = [word.bit_length() - 1] if word and not word & (word - 1) else []  # a forced token
+            for token in only or tokens:
+                if token >> 3 < len(mask) and mask[token >> 3] >> (token & 7) & 1:
                     child = node.deep_copy()
-                    child.consume_token(byte)
+                    child.consume_token(token)
                     if child.is_accepting():
-                        return path + bytes([byte])
-                    grown.append((child, path + bytes([byte])))
+                        return [*path, token]
+                    grown.append((child, [*path, token]))
         frontier = grown
     return None
 
@@ -157,9 +229,9 @@ def sample(
                 found.append(out.decode("utf-8"))
                 break
             if len(out) >= max_bytes:
-                tail = _closing(m)
+                tail = shortest_closing(m, CLOSING_BYTES)
                 if tail is not None:
-                    found.append((out + tail).decode("utf-8"))
+                    found.append((out + bytes(tail)).decode("utf-8"))
                 break
             mask = m.compute_bitmask()
             allowed = [b for b in range(256) if mask[b >> 3] >> (b & 7) & 1]

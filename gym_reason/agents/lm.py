@@ -4,12 +4,12 @@ Specs:
 
 * ``ckpt:PATH`` or a bare path to a run folder (``runs/<run-id>``: its latest
   checkpoint) or to a checkpoint folder. The agent samples exactly as in training
-  (constrained decoding over the legal answers for the tiny model).
+  (decoding constrained to the env's action grammar for the tiny model).
 * ``hf:PATH`` a local transformers model folder, or a ``.gguf`` file (loaded with
-  ``gguf_file=``), reading the env's text through its chat template and answering
-  free-form, so it must write the answer format itself; options follow as
-  ``:key=value``: ``constrained=true`` (decode over the legal answers instead),
-  ``temperature=0.7``, ``max_new_tokens=64``.
+  ``gguf_file=``), reading the env's text through its chat template; by default it
+  thinks freely, then answers held to the env's action grammar (``think`` mode);
+  options follow as ``:key=value``: ``decoding=constrained|think|free``,
+  ``think_tokens=64``, ``temperature=0.7``, ``max_new_tokens=64``.
 
 Both report the completion tokens of each answer (``last_tokens``) and give the
 probability of each legal answer (:meth:`LMAgent.action_probabilities`), which exact
@@ -47,11 +47,11 @@ class LMAgent:
         """Completion tokens of each answer of the last ``act`` call."""
 
     def act(self, batch: Sequence[Observation]) -> list[str]:
-        from gym_reason.policy.prompts import legal_answers
+        from gym_reason.policy.prompts import action_grammar
 
         prompts = [self.policy.prompt(self.env_id, obs, info) for obs, info in batch]
-        legal = [legal_answers(info) for _, info in batch]
-        completions = self.policy.sample(prompts, legal, self.generator, [self.answer_format] * len(batch))
+        grammars = [action_grammar(info) for _, info in batch]
+        completions = self.policy.sample(prompts, grammars, self.generator, [self.answer_format] * len(batch))
         self.last_tokens = [len(c.completion_ids) for c in completions]
         return [c.text for c in completions]
 
@@ -86,7 +86,7 @@ def _env_id(env: Any) -> str:
     return env_id_of(env, getattr(getattr(env, "game", None), "name", "env"))
 
 
-HF_OPTIONS = {"constrained": bool, "temperature": float, "max_new_tokens": int}
+HF_OPTIONS = {"decoding": str, "think_tokens": int, "temperature": float, "max_new_tokens": int}
 
 
 def load_hf_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
@@ -98,6 +98,11 @@ def load_hf_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
     options: dict[str, Any] = {}
     while len(parts) > 1 and "=" in parts[-1]:
         key, _, value = parts.pop().partition("=")
+        if key == "constrained":
+            raise ValueError(
+                f"hf: option 'constrained' in 'hf:{spec}' was replaced by 'decoding': decoding=constrained "
+                "(was true), decoding=free (was false) or decoding=think"
+            )
         if key not in HF_OPTIONS:
             raise ValueError(
                 f"unknown hf: option {key!r} in 'hf:{spec}'; valid: {sorted(HF_OPTIONS)} "
@@ -105,7 +110,7 @@ def load_hf_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
             )
         kind, parsed = HF_OPTIONS[key], parse_value(value)
         if not isinstance(parsed, kind) and not (kind is float and isinstance(parsed, int)):
-            raise ValueError(f"hf: option {key}={value!r} must be a {kind.__name__} (e.g. constrained=true)")
+            raise ValueError(f"hf: option {key}={value!r} must be a {kind.__name__} (e.g. decoding=constrained)")
         options[key] = kind(parsed)
     path = Path(":".join(parts))
     if not path.exists():
@@ -121,7 +126,8 @@ def load_hf_agent(spec: str, env: Any, seed: int | None) -> LMAgent:
         model,
         tokenizer,
         layout="observation",
-        constrained=options.get("constrained", False),
+        decoding=options.get("decoding", "think"),
+        think_tokens=options.get("think_tokens", 128),
         max_new_tokens=options.get("max_new_tokens", 256),
         temperature=options.get("temperature", 1.0),
     )

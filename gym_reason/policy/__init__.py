@@ -4,10 +4,12 @@ The layer both ``agents/`` (an LM as a player) and ``trainer/`` (the policy bein
 import; it imports neither. One module per job:
 
 * :mod:`.lm_policy`: :class:`LMPolicy`, a model + tokenizer + decoding settings, whose methods call
-* :mod:`.prompts`: a turn's prompt text (``state`` / ``observation`` layouts), the legal answers;
-* :mod:`.decoding`: batched sampling, constrained to the legal answers (trie) or free (:class:`Completion`);
+* :mod:`.prompts`: a turn's prompt text (``state`` / ``observation`` layouts), its action grammar;
+* :mod:`.decoding`: batched sampling held to the env's action grammar by llguidance, in three
+  modes (constrained, think, free) (:class:`Completion`);
 * :mod:`.scoring`: log-probabilities with gradients (:class:`Scores`), exact answer probabilities;
-* :mod:`.forward`: the batched forward pass that returns logits at chosen positions only;
+* :mod:`.forward`: batched forward passes: hidden states at chosen positions, and next-token
+  logits over a KV cache;
 * :mod:`.tiny`: the tiny built-in model (byte tokenizer, 2-layer GPT-2), no download;
 * :mod:`.checkpoints`: loading local transformers/GGUF models, saving and loading policies,
   finding a run's checkpoints.
@@ -21,17 +23,19 @@ from gym_reason.policy.checkpoints import (
     resolve_checkpoint,
     save_policy,
 )
-from gym_reason.policy.decoding import Completion
+from gym_reason.policy.decoding import DECODING_MODES, Completion
 from gym_reason.policy.lm_policy import LMPolicy
-from gym_reason.policy.prompts import legal_answers
+from gym_reason.policy.prompts import action_grammar, legal_answers
 from gym_reason.policy.scoring import Scores
 from gym_reason.policy.tiny import byte_tokenizer, tiny_model, tiny_policy
 
 __all__ = [
+    "DECODING_MODES",
     "POLICY_FILE",
     "Completion",
     "LMPolicy",
     "Scores",
+    "action_grammar",
     "byte_tokenizer",
     "latest_checkpoint",
     "legal_answers",

@@ -45,6 +45,8 @@ def load_policy(directory: str | Path, device: torch.device | str = "cpu") -> LM
         raise FileNotFoundError(f"{str(directory)!r} holds no gym-reason policy ({POLICY_FILE} missing)")
     settings = json.loads(settings_file.read_text())
     source = settings.pop("source", {}) or {}
+    if "constrained" in settings:  # saved before the decoding modes: constrained true/false
+        settings["decoding"] = "constrained" if settings.pop("constrained") else "free"
     if source.get("lora"):
         from peft import PeftModel
 

@@ -1,20 +1,31 @@
 """Decoding: one sampled completion per prompt, for a whole batch at once, with its log-probabilities.
 
-Two modes:
+The env's action grammar (``info["action_grammar"]``, an :class:`~gym_reason.core.ActionGrammar`)
+holds the model through `llguidance <https://github.com/guidance-ai/llguidance>`_: per row an
+``LLMatcher`` over the model's own tokenizer, compiled from the grammar (both memoised by the
+policy), gives the bitmask of the tokens allowed next; the logits outside it are masked away, the
+sampled token is ``consume_token`` d. Three modes (:data:`DECODING_MODES`, ``LMPolicy.decoding``):
 
-* **constrained**: the completion is one of the env's legal answers (``info["legal_actions"]``).
-  The legal answers are tokenised into a trie (:func:`answer_trie`); at each position the
-  next-token distribution is masked to the trie's children and renormalised. Positions with a
-  single child are forced and cost no forward pass, so a Kuhn Poker decision (``[check]`` vs
-  ``[bet]``) is one model call and one sampled token. The recorded log-probability is that of
-  the masked distribution, which is exactly the distribution that was sampled. Scoring each
-  legal string by its unmasked log-probability instead is length-biased (a short answer is many
-  nats likelier at random init) and does not learn.
-* **free**: ordinary sampling of up to ``max_new_tokens`` tokens (``generate``), stopping at the
-  answer format's closing mark or EOS. Real LMs think, then answer.
+* ``constrained``: the reply is a string of the grammar (then EOS where the grammar could go on);
+* ``think``: free thinking of at most ``think_tokens`` tokens, then a string of the grammar
+  (:func:`gym_reason.grammar.think_grammar`: the thinking holds no character an answer begins with,
+  so the first one begins the answer and the env reads it); a reply whose thinking ran to its
+  budget (the grammar then let the model only begin its answer) is flagged ``budget_out``;
+* ``free``: unconstrained sampling, stopping at EOS or right after the answer format's closing
+  mark, scored by the env. Rows without a grammar (a TextArena game declares none) are decoded
+  free in every mode.
 
-The functions take the :class:`~gym_reason.policy.lm_policy.LMPolicy` whose model, tokenizer,
-temperature and memos they use; :meth:`LMPolicy.sample` is the entry point.
+A position where the mask allows exactly one token is forced: it costs no forward pass and carries
+no decision, so a Kuhn Poker decision (``[check]`` vs ``[bet]``) is one model call and one sampled
+token. Every row stops at ``max_new_tokens``; a grammar row whose budget is about to run out is
+closed by the shortest closing the grammar allows (a ``]``, a fence: at most
+:data:`~gym_reason.grammar.CLOSING_DEPTH` forced tokens, then EOS), so free text inside a grammar (a
+negotiation message, a code block) still ends as a string of it; a row that cannot be closed so is
+cut (``truncated``). Whatever the mode, the recorded
+log-probability of a decision is that of the distribution it was sampled from (softmax of the
+masked logits over the temperature), which :func:`~gym_reason.policy.scoring.score` recomputes, so
+the first PPO ratio is 1. The forward passes run over a KV cache
+(:class:`~gym_reason.policy.forward.IncrementalForward`), identical prompts prefilled once.
 """
 
 from __future__ import annotations
@@ -26,183 +37,273 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gym_reason.core import AnswerFormat
-from gym_reason.policy.forward import last_logits
+from gym_reason.core import ActionGrammar, AnswerFormat
+from gym_reason.policy.forward import IncrementalForward
 
 if TYPE_CHECKING:
+    import llguidance
+
     from gym_reason.policy.lm_policy import LMPolicy
+
+DECODING_MODES = ("constrained", "think", "free")
+"""How replies are decoded (see the module docstring)."""
 
 
 @dataclasses.dataclass
 class Completion:
     """One sampled answer.
 
-    ``decisions`` lists, for each position of ``completion_ids`` where the policy
-    chose among several tokens, ``(position, allowed token ids or None for the whole
-    vocabulary)``; ``logprobs`` holds the sampling log-probability at each of them.
-    Forced positions (one legal continuation) carry no decision and no gradient.
+    ``decisions`` lists, for each position of ``completion_ids`` where the policy chose among
+    several tokens, ``(position, allowed)``: ``allowed`` is the packed bitmask of the tokens it
+    could choose (bit ``t % 8`` of byte ``t // 8`` is token ``t``, as llguidance writes it; see
+    :func:`unpack_masks`), or ``None`` for the whole vocabulary. ``logprobs`` holds the sampling
+    log-probability at each decision. Forced positions carry no decision and no gradient.
     """
 
     text: str
     prompt_ids: list[int]
     completion_ids: list[int]
-    decisions: list[tuple[int, tuple[int, ...] | None]]
+    decisions: list[tuple[int, bytes | None]]
     logprobs: list[float]
+    budget_out: bool = False
+    """``think`` mode: the thinking ran to its token budget, and the answer was forced to begin."""
+    truncated: bool = False
+    """The reply ran out of ``max_new_tokens`` before it ended (the env will likely score it invalid)."""
 
 
-def answer_trie(tokenizer: Any, answers: Sequence[str]) -> dict:
-    """The answers' token sequences, each ended by EOS, as nested ``{token: subtree}`` dicts (a leaf is ``{}``)."""
-    trie: dict = {}
-    eos = tokenizer.eos_token_id
-    for answer in answers:
-        node = trie
-        for token in [*tokenizer(answer, add_special_tokens=False)["input_ids"], eos]:
-            node = node.setdefault(token, {})
-    return trie
+def unpack_masks(masks: Sequence[bytes | None], width: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Packed bitmasks (``None``: every token) as a ``(len(masks), width)`` bool tensor; bits past a mask are False.
+
+    >>> unpack_masks([bytes([0b101]), None], 4).tolist()
+    [[True, False, True, False], [True, True, True, True]]
+    """
+    out = torch.ones((len(masks), width), dtype=torch.bool)
+    packed = [(row, m) for row, m in enumerate(masks) if m is not None]
+    if packed:
+        size = max(len(m) for _, m in packed)
+        data = torch.zeros((len(packed), size), dtype=torch.uint8)
+        for k, (_, m) in enumerate(packed):
+            data[k, : len(m)] = torch.frombuffer(bytearray(m), dtype=torch.uint8)
+        bits = ((data.unsqueeze(-1) >> torch.arange(8, dtype=torch.uint8)) & 1).bool().reshape(len(packed), -1)
+        rows = torch.tensor([row for row, _ in packed])
+        out[rows] = False
+        keep = min(width, bits.shape[1])
+        out[rows, :keep] = bits[:, :keep]
+    return out.to(device)
+
+
+def widen(logits: torch.Tensor) -> torch.Tensor:
+    """Logits in float32 at least (a half-precision model's are widened; a float64 model's stay float64)."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
+
+
+def allowed_tokens(mask: bytes) -> list[int]:
+    """The token ids set in a packed bitmask.
+
+    >>> allowed_tokens(bytes([0b101, 0b1]))
+    [0, 2, 8]
+    """
+    word = int.from_bytes(mask, "little")
+    out = []
+    while word:
+        low = word & -word
+        out.append(low.bit_length() - 1)
+        word ^= low
+    return out
+
+
+def as_grammar(reply: ActionGrammar | Sequence[str] | None) -> ActionGrammar | None:
+    """A row's grammar: an :class:`ActionGrammar`, a list of legal answers (their choice), or ``None`` (free)."""
+    if reply is None or isinstance(reply, ActionGrammar):
+        return reply
+    if isinstance(reply, str):
+        raise TypeError(f"expected an ActionGrammar or a list of legal answers, got the string {reply!r}")
+    return ActionGrammar.choice(reply) if len(reply) else None
+
+
+CLOSING_SLACK = 3
+"""Tokens left beyond a reply's shortest closing when it is forced: a token sampled then may begin a UTF-8
+character (up to 4 bytes) that must be finished before anything can close."""
+
+
+class _Row:
+    """One completion being decoded."""
+
+    __slots__ = (
+        "answering",
+        "budget_out",
+        "decisions",
+        "done",
+        "logprobs",
+        "mask",
+        "matcher",
+        "pending",
+        "prompt_ids",
+        "stops",
+        "thinking",
+        "tokens",
+        "truncated",
+    )
+
+    def __init__(self, prompt_ids: list[int], matcher: llguidance.LLMatcher | None, stops: tuple[str, ...]) -> None:
+        self.prompt_ids = prompt_ids
+        self.matcher = matcher
+        self.stops = stops
+        self.tokens: list[int] = []
+        self.pending: list[int] = list(prompt_ids)  # tokens not yet in the KV cache
+        self.decisions: list[tuple[int, bytes | None]] = []
+        self.logprobs: list[float] = []
+        self.mask: bytes | None = None
+        self.done = False
+        self.truncated = False
+        self.budget_out = False
+        self.thinking = 0
+        self.answering = False
 
 
 @torch.no_grad()
 def sample(
     policy: LMPolicy,
     prompts: Sequence[str],
-    legal: Sequence[Sequence[str] | None],
+    grammars: Sequence[ActionGrammar | Sequence[str] | None],
     generator: torch.Generator,
     answer_format: Sequence[AnswerFormat] | None = None,
 ) -> list[Completion]:
-    """One completion per prompt; ``legal[i]`` is the list of legal answers or ``None``.
-
-    Rows with legal answers are decoded constrained when the policy is; the others are sampled
-    free, stopping at their own answer format's closing mark (bracket format when none is given).
-    """
-    out: list[Completion | None] = [None] * len(prompts)
-    guided = [i for i in range(len(prompts)) if policy.constrained and legal[i]]
-    free = [i for i in range(len(prompts)) if not (policy.constrained and legal[i])]
-    if guided:
-        rows = _sample_constrained(policy, [prompts[i] for i in guided], [legal[i] for i in guided], generator)
-        for i, c in zip(guided, rows, strict=True):
-            out[i] = c
-    # Free rows are sampled in groups that share their stop strings: generate() stops every row at
-    # any of the batch's stop strings, so one env's closing mark must not cut another env's reply.
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for i in free:
-        fmt = answer_format[i] if answer_format else AnswerFormat.named("bracket")
-        groups.setdefault(fmt.stops, []).append(i)
-    for stops, rows in groups.items():
-        for i, c in zip(rows, _sample_free(policy, [prompts[i] for i in rows], stops, generator), strict=True):
-            out[i] = c
-    return out  # type: ignore[return-value]
-
-
-def _sample_constrained(
-    policy: LMPolicy, prompts: Sequence[str], legal: Sequence[Sequence[str]], generator: torch.Generator
-) -> list[Completion]:
-    """One legal answer per prompt, drawn token by token from the masked distribution along its trie."""
+    """One completion per prompt, held to ``grammars[i]`` (an :class:`ActionGrammar`, a list of legal
+    answers, or ``None``) as the policy's decoding mode says; free rows stop at their own answer
+    format's closing mark (the bracket format's when none is given)."""
+    if len(grammars) != len(prompts):
+        raise ValueError(f"got {len(prompts)} prompts but {len(grammars)} grammars; give one per prompt")
     tokenizer = policy.tokenizer
-    prompt_ids = [policy.encode_prompt(p) for p in prompts]
-    nodes = [policy.answer_trie(answers) for answers in legal]
-    completions: list[list[int]] = [[] for _ in prompts]
-    decisions: list[list[tuple[int, tuple[int, ...]]]] = [[] for _ in prompts]
-    logprobs: list[list[float]] = [[] for _ in prompts]
+    end = policy.end_ids()
+    rows = []
+    for i, prompt in enumerate(prompts):
+        grammar = as_grammar(grammars[i])
+        matcher = None if grammar is None or policy.decoding == "free" else policy.matcher(grammar)
+        fmt = answer_format[i] if answer_format else AnswerFormat.named("bracket")
+        rows.append(_Row(policy.encode_prompt(prompt), matcher, fmt.stops if matcher is None else ()))
+    think = policy.decoding == "think"
+    starts = {i: _answer_starts(grammars[i]) for i in range(len(rows))} if think else {}
+    forward = IncrementalForward(policy.model, tokenizer.pad_token_id)
+    in_cache: dict[int, int] = {}  # row -> its row in the KV cache
     while True:
-        active = []
-        for i, node in enumerate(nodes):
-            while len(node) == 1:  # forced: no choice, no forward pass
-                ((token, node),) = node.items()
-                completions[i].append(token)
-            nodes[i] = node
-            if node:
-                active.append(i)
-        if not active:
+        deciding = [k for k, row in enumerate(rows) if not row.done and _advance(policy, row, end)]
+        if not deciding:
             break
-        logits = last_logits(policy.model, [prompt_ids[i] + completions[i] for i in active], tokenizer.pad_token_id)
-        allowed = [tuple(nodes[i]) for i in active]
-        width = max(len(a) for a in allowed)
-        index = torch.tensor([a + (a[0],) * (width - len(a)) for a in allowed], device=logits.device)
-        valid = torch.tensor([[j < len(a) for j in range(width)] for a in allowed], device=logits.device)
-        sub = (logits.gather(1, index).float() / policy.temperature).masked_fill(~valid, -math.inf)
-        logp = torch.log_softmax(sub, dim=-1)
-        picks = torch.multinomial(logp.exp(), 1, generator=generator)
-        picked_logp = logp.gather(1, picks).squeeze(1).tolist()
-        for row, (i, pick) in enumerate(zip(active, picks.squeeze(1).tolist(), strict=True)):
-            token = allowed[row][pick]
-            decisions[i].append((len(completions[i]), allowed[row]))
-            logprobs[i].append(picked_logp[row])
-            completions[i].append(token)
-            nodes[i] = nodes[i][token]
-    eos = tokenizer.eos_token_id
-    return [
-        Completion(
-            text=tokenizer.decode([t for t in completions[i] if t != eos]),
-            prompt_ids=prompt_ids[i],
-            completion_ids=completions[i],
-            decisions=list(decisions[i]),
-            logprobs=logprobs[i],
-        )
-        for i in range(len(prompts))
-    ]
+        if forward.cache is None:
+            logits = forward.prefill([rows[k].pending for k in deciding])
+        else:
+            forward.select([in_cache[k] for k in deciding])
+            logits = forward.feed([rows[k].pending for k in deciding])
+        in_cache = {k: r for r, k in enumerate(deciding)}
+        for k in deciding:
+            rows[k].pending = []
+        logits = widen(logits) / policy.temperature
+        masks = [rows[k].mask for k in deciding]
+        if any(m is not None for m in masks):
+            valid = unpack_masks(masks, logits.shape[1], logits.device)
+            logits = logits.masked_fill(~valid, -math.inf)
+        logp = torch.log_softmax(logits, dim=-1)
+        picks = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+        picked_logp = logp.gather(1, picks[:, None]).squeeze(1).tolist()
+        for k, token, lp in zip(deciding, picks.tolist(), picked_logp, strict=True):
+            row = rows[k]
+            row.decisions.append((len(row.tokens), row.mask))
+            row.logprobs.append(lp)
+            _take(policy, row, token, end)
+            if think and not row.answering:
+                _count_thinking(policy, row, token, starts[k])
+    return [_completion(policy, row, end) for row in rows]
 
 
-def _sample_free(
-    policy: LMPolicy, prompts: Sequence[str], stops: Sequence[str], generator: torch.Generator
-) -> list[Completion]:
-    """Free-form completions that end at EOS, at ``max_new_tokens``, or right after one of ``stops``."""
-    tokenizer, model, device = policy.tokenizer, policy.model, policy.device
-    prompt_ids = [policy.encode_prompt(p) for p in prompts]
-    eos = _end_ids(model, tokenizer)
-    closers = set(stops)
-    width = max(len(p) for p in prompt_ids)
-    ids = torch.full((len(prompts), width), tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, seq in enumerate(prompt_ids):  # left padding: every prompt ends where generation starts
-        ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
-        mask[row, width - len(seq) :] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    # Sampling draws from torch's global generator inside generate(); seed it from ours so runs repeat.
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        out = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            do_sample=True,
-            temperature=policy.temperature,
-            top_k=0,
-            top_p=1.0,
-            # Override sampling knobs a model's generation_config.json may set: the recorded
-            # log-probabilities must be those of softmax(logits / temperature), as in score().
-            min_p=None,
-            typical_p=1.0,
-            repetition_penalty=1.0,
-            no_repeat_ngram_size=0,
-            max_new_tokens=policy.max_new_tokens,
-            stop_strings=sorted(closers) or None,
-            tokenizer=tokenizer,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=eos,
-            return_dict_in_generate=True,
-            output_scores=True,
-        )
-    new = out.sequences[:, width:]
-    scores = torch.stack(out.scores, dim=1).float()  # (batch, steps, vocab), temperature applied
-    logp = torch.log_softmax(scores, dim=-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
-    completions = []
-    for row in range(len(prompts)):
-        tokens = new[row].tolist()
-        tokens = tokens[: _sampled_length(tokenizer, tokens, eos, closers)]  # generate() pads finished rows
-        text = tokenizer.decode([t for t in tokens if t not in eos], skip_special_tokens=True)
-        completions.append(
-            Completion(
-                text=text,
-                prompt_ids=prompt_ids[row],
-                completion_ids=tokens,
-                decisions=[(j, None) for j in range(len(tokens))],
-                logprobs=[float(x) for x in logp[row, : len(tokens)]],
-            )
-        )
-    return completions
+def _advance(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
+    """Take the row's forced tokens; whether it then needs a sampled decision (else it is done)."""
+    while not row.done:
+        if len(row.tokens) >= policy.max_new_tokens:
+            row.done = row.truncated = True
+            break
+        if row.matcher is None:
+            row.mask = None
+            return True
+        mask = policy.intern_mask(row.matcher.compute_bitmask())
+        word = int.from_bytes(mask, "little")
+        count = word.bit_count()
+        if count == 0:  # the grammar allows nothing more (the engine's error state): end the reply here
+            row.done = row.truncated = True
+            break
+        if count > 1:
+            if _close(policy, row, end):
+                break
+            row.mask = None if count == policy.vocab_size() else mask
+            return True
+        _take(policy, row, word.bit_length() - 1, end)  # forced: no choice, no forward pass
+    return False
 
 
-def _end_ids(model: Any, tokenizer: Any) -> list[int]:
+def _close(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
+    """Near the end of the token budget, force the shortest closing of the reply (then EOS) once it needs
+    every token left: a grammar with free text (a message, a code block) could otherwise run past the
+    budget and be cut. Forced tokens are no decisions, so the log-probabilities stay exact."""
+    from gym_reason.grammar import CLOSING_DEPTH, shortest_closing
+
+    left = policy.max_new_tokens - len(row.tokens)
+    if left > CLOSING_DEPTH + 1 + CLOSING_SLACK:
+        return False
+    closing = shortest_closing(row.matcher, policy.closing_tokens(), min(left - 1, CLOSING_DEPTH))
+    if closing is None or len(closing) + 1 + CLOSING_SLACK < left:
+        return False
+    for token in closing:
+        _take(policy, row, token, end)
+    if not row.done:  # a grammar that could go on ends at EOS
+        _take(policy, row, policy.tokenizer.eos_token_id, end)
+    return True
+
+
+def _take(policy: LMPolicy, row: _Row, token: int, end: Sequence[int]) -> None:
+    """Append ``token`` to the row and see whether the row is over."""
+    row.tokens.append(token)
+    row.pending.append(token)
+    if row.matcher is not None:
+        if not row.matcher.consume_token(token):
+            raise RuntimeError(f"llguidance refused token {token} it allowed: {row.matcher.get_error()}")
+        row.done = row.matcher.is_stopped()
+    elif token in end:
+        row.done = True
+    elif row.stops and any(stop[-1] in policy.token_text(token) for stop in row.stops):
+        text = policy.tokenizer.decode(row.tokens, skip_special_tokens=True)
+        row.done = any(stop in text for stop in row.stops)
+
+
+def _answer_starts(grammar: ActionGrammar | Sequence[str] | None) -> str:
+    """The characters a string of the row's grammar begins with (think mode: the first one ends the thinking)."""
+    from gym_reason.grammar import first_bytes
+
+    grammar = as_grammar(grammar)
+    return "" if grammar is None else first_bytes(grammar).decode("latin-1")
+
+
+def _count_thinking(policy: LMPolicy, row: _Row, token: int, starts: str) -> None:
+    if any(ch in starts for ch in policy.token_text(token)):
+        row.answering = True
+        return
+    row.thinking += 1
+    row.budget_out = row.thinking >= policy.think_tokens
+
+
+def _completion(policy: LMPolicy, row: _Row, end: Sequence[int]) -> Completion:
+    text = policy.tokenizer.decode([t for t in row.tokens if t not in end], skip_special_tokens=True)
+    return Completion(
+        text=text,
+        prompt_ids=row.prompt_ids,
+        completion_ids=row.tokens,
+        decisions=row.decisions,
+        logprobs=row.logprobs,
+        budget_out=row.budget_out,
+        truncated=row.truncated,
+    )
+
+
+def end_ids(model: Any, tokenizer: Any) -> list[int]:
     """The tokens that end a free completion: the tokenizer's EOS and the model's own (chat models often
     end a turn with a token other than the tokenizer's EOS, listed in their ``generation_config``)."""
     ids = [tokenizer.eos_token_id]
@@ -211,28 +312,3 @@ def _end_ids(model: Any, tokenizer: Any) -> list[int]:
         if token is not None and token not in ids:
             ids.append(int(token))
     return ids
-
-
-def _sampled_length(tokenizer: Any, tokens: list[int], eos: Sequence[int], closers: set[str]) -> int:
-    """How many of ``tokens`` (one row of ``generate``'s output) were sampled.
-
-    A row ends at its first EOS or at the first token that completes a closing mark (the
-    stop strings); ``generate`` fills the rest of the batch's width with the pad token, which
-    must not count as a decision (the pad token may or may not be EOS).
-    """
-    end = next((j + 1 for j, t in enumerate(tokens) if t in eos), len(tokens))
-
-    def closed(n: int) -> bool:
-        text = tokenizer.decode(tokens[:n], skip_special_tokens=True)
-        return any(closer in text for closer in closers)
-
-    if not closed(end):
-        return end
-    low, high = 1, end  # the shortest prefix holding a closing mark (a prefix's text only grows)
-    while low < high:
-        middle = (low + high) // 2
-        if closed(middle):
-            high = middle
-        else:
-            low = middle + 1
-    return low

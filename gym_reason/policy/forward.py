@@ -1,7 +1,9 @@
-"""Batched forward passes that return logits only where they are needed.
+"""Batched forward passes that return only what is needed.
 
-Decoding needs the next-token logits after each sequence; scoring needs them at
-every decision of every completion. Both go through :func:`logits_at`.
+* :func:`hidden_at`: the last layer's hidden states at chosen positions (scoring applies the output
+  layer to them a chunk of decisions at a time, so no decisions x vocabulary tensor is ever whole);
+* :class:`IncrementalForward`: next-token logits of many rows that grow a few tokens at a time, over a
+  KV cache (decoding, and the tree walk of exact answer probabilities, where rows also fork).
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from typing import Any
 import torch
 
 
-def logits_at(
+def hidden_at(
     model: Any, sequences: Sequence[Sequence[int]], positions: Sequence[tuple[int, int]], pad_token_id: int
 ) -> torch.Tensor:
-    """Logits at ``positions`` (``(sequence index, token index)`` pairs), one row per pair.
+    """The last hidden state at ``positions`` (``(sequence index, token index)`` pairs), one row per pair.
 
     Identical sequences are run once (self-play batches repeat the same few positions many
-    times; gradients still flow to every use), the batch is right-padded (causal, so padding
-    is never attended), and the output layer is applied only at the requested positions.
+    times; gradients still flow to every use), and the batch is right-padded (causal, so padding
+    is never attended). ``model.get_output_embeddings()`` of a row gives that position's logits.
     """
     unique: dict[tuple[int, ...], int] = {}
     inverse = [unique.setdefault(tuple(s), len(unique)) for s in sequences]
@@ -29,12 +31,14 @@ def logits_at(
     hidden = out.hidden_states[-1]
     rows = torch.tensor([inverse[i] for i, _ in positions], device=hidden.device)
     cols = torch.tensor([p for _, p in positions], device=hidden.device)
-    return model.get_output_embeddings()(hidden[rows, cols])
+    return hidden[rows, cols]
 
 
-def last_logits(model: Any, sequences: Sequence[Sequence[int]], pad_token_id: int) -> torch.Tensor:
-    """Next-token logits after each sequence."""
-    return logits_at(model, sequences, [(i, len(s) - 1) for i, s in enumerate(sequences)], pad_token_id)
+def logits_at(
+    model: Any, sequences: Sequence[Sequence[int]], positions: Sequence[tuple[int, int]], pad_token_id: int
+) -> torch.Tensor:
+    """Logits at ``positions`` (see :func:`hidden_at`), one row per pair: for a few positions only."""
+    return model.get_output_embeddings()(hidden_at(model, sequences, positions, pad_token_id))
 
 
 def _right_pad(
@@ -45,3 +49,74 @@ def _right_pad(
     for row, seq in enumerate(sequences):
         ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     return ids.to(device), lengths.to(device)
+
+
+class IncrementalForward:
+    """Next-token logits of a batch of rows fed a few tokens at a time, over one KV cache.
+
+    :meth:`feed` appends new tokens to every row and returns the logits after each row's last
+    token; :meth:`select` keeps, drops, reorders or repeats rows (a finished row leaves the batch, a
+    row forks into several). Rows of one call may get different numbers of tokens: each row's new
+    tokens are right-aligned in the call and the slots before them are masked out for good, and
+    position ids count each row's real tokens only, so every row computes what it would alone (up
+    to float rounding), and the logits come from the last column only.
+    """
+
+    def __init__(self, model: Any, pad_token_id: int) -> None:
+        self.model = model
+        self.pad_token_id = pad_token_id
+        self.device = next(model.parameters()).device
+        self.cache: Any = None
+        self.mask = torch.zeros((0, 0), dtype=torch.long, device=self.device)
+        self.lengths = torch.zeros(0, dtype=torch.long, device=self.device)
+        self.calls = 0
+        """Forward passes run so far."""
+
+    @property
+    def rows(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def feed(self, tokens: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Append ``tokens[r]`` (at least one token) to row ``r``, for every row; the next-token logits after each."""
+        if self.cache is not None and len(tokens) != self.rows:
+            raise ValueError(f"feed got tokens for {len(tokens)} rows, the cache holds {self.rows}")
+        if any(not t for t in tokens):
+            raise ValueError("every row must be fed at least one token")
+        width = max(len(t) for t in tokens)
+        pad = self.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(t)) + list(t) for t in tokens], dtype=torch.long, device=self.device)
+        new = torch.tensor(
+            [[0] * (width - len(t)) + [1] * len(t) for t in tokens], dtype=torch.long, device=self.device
+        )
+        lengths = self.lengths if self.cache is not None else torch.zeros(len(tokens), dtype=torch.long)
+        lengths = lengths.to(self.device)
+        positions = lengths[:, None] + (new.cumsum(1) - 1).clamp(min=0)
+        mask = new if self.cache is None else torch.cat([self.mask, new], dim=1)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            cache=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        self.calls += 1
+        self.cache, self.mask, self.lengths = out.cache, mask, lengths + new.sum(1)
+        return out.logits[:, -1]
+
+    def prefill(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+        """The first :meth:`feed`: each distinct sequence is run once, then its cache row is repeated to every row."""
+        if self.cache is not None:
+            raise ValueError("prefill starts an empty cache; this one already holds rows (use feed)")
+        unique: dict[tuple[int, ...], int] = {}
+        inverse = [unique.setdefault(tuple(s), len(unique)) for s in sequences]
+        logits = self.feed([list(s) for s in unique])
+        self.select(inverse)
+        return logits[torch.tensor(inverse, device=logits.device)]
+
+    def select(self, rows: Sequence[int]) -> None:
+        """Keep ``rows`` (indices into the current rows, in the new order; repeats fork a row)."""
+        index = torch.tensor(list(rows), dtype=torch.long, device=self.device)
+        if self.cache is not None:
+            self.cache.reorder_cache(index)
+        self.mask, self.lengths = self.mask[index], self.lengths[index]

@@ -1,6 +1,7 @@
 """``LMPolicy``: a causal LM, its tokenizer and the decoding settings it plays with.
 
-The class holds the model, the settings and two memos (prompt ids, answer tries); the
+The class holds the model, the settings and its memos (prompt ids, the grammar engine's view of
+the tokenizer, compiled grammars, decisions' masks); the
 work is done by functions of one job each, which its methods call: :mod:`.prompts`
 (prompt text), :mod:`.decoding` (sampling), :mod:`.scoring` (log-probabilities and
 answer probabilities). Saving and loading are in :mod:`.checkpoints`.
@@ -13,9 +14,9 @@ from typing import Any
 
 import torch
 
-from gym_reason.core import AnswerFormat
+from gym_reason.core import ActionGrammar, AnswerFormat
 from gym_reason.policy import decoding, scoring
-from gym_reason.policy.decoding import Completion
+from gym_reason.policy.decoding import DECODING_MODES, Completion
 from gym_reason.policy.prompts import PROMPT_LAYOUTS, render_prompt
 from gym_reason.policy.scoring import Scores
 
@@ -28,9 +29,12 @@ class LMPolicy:
         layout: ``"observation"``: the env's text observation (with the model's chat
             template when it has one); ``"state"``: ``env | role | information-state key``,
             a compact prompt for models that cannot read English (the tiny model).
-        constrained: decode over the legal answers when the env lists them (free
-            sampling otherwise, and for envs that list none).
-        max_new_tokens: budget of a free completion.
+        decoding: ``"constrained"`` (the reply is a string of the env's action grammar),
+            ``"think"`` (free thinking of at most ``think_tokens`` tokens, then a string of the
+            grammar) or ``"free"`` (unconstrained); rows whose env declares no grammar are free
+            in every mode (see :mod:`~gym_reason.policy.decoding`).
+        think_tokens: the thinking budget of ``think`` mode.
+        max_new_tokens: budget of a whole reply, thinking included.
         context: the most prompt tokens kept (the tail; the newest state is at the end).
         temperature: sampling temperature, used identically when log-probabilities are recomputed.
         system_prompt: prepended as a system message when a chat template is used.
@@ -42,7 +46,8 @@ class LMPolicy:
         tokenizer: Any,
         *,
         layout: str = "observation",
-        constrained: bool = True,
+        decoding: str = "constrained",
+        think_tokens: int = 128,
         max_new_tokens: int = 256,
         context: int = 2048,
         temperature: float = 1.0,
@@ -52,10 +57,20 @@ class LMPolicy:
             raise ValueError(f"unknown prompt layout {layout!r}; valid: {list(PROMPT_LAYOUTS)}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        if decoding not in DECODING_MODES:
+            raise ValueError(
+                f"unknown decoding mode {decoding!r}; valid: {list(DECODING_MODES)} "
+                "(constrained: the reply is the env's grammar; think: free thinking, then the grammar; free: unconstrained)"
+            )
+        if not (isinstance(think_tokens, int) and think_tokens >= 1):
+            raise ValueError(f"think_tokens must be a positive number of tokens, got {think_tokens!r} (e.g. 128)")
+        if not (isinstance(max_new_tokens, int) and max_new_tokens >= 1):
+            raise ValueError(f"max_new_tokens must be a positive number of tokens, got {max_new_tokens!r}")
         self.model = model
         self.tokenizer = tokenizer
         self.layout = layout
-        self.constrained = constrained
+        self.decoding = decoding
+        self.think_tokens = think_tokens
         self.max_new_tokens = max_new_tokens
         self.context = context
         self.temperature = temperature
@@ -64,18 +79,29 @@ class LMPolicy:
             tokenizer.pad_token = tokenizer.eos_token
         self.source: dict[str, Any] = {}
         """Where the weights came from (``model``, ``gguf_file``, ``lora``), saved with checkpoints."""
-        self._trie_memo: dict[tuple[str, ...], dict] = {}
         self._prompt_memo: dict[str, list[int]] = {}
+        self._engine_tokenizer: Any = None
+        self._matchers: dict[tuple[ActionGrammar, str, int], Any] = {}
+        self._masks: dict[bytes, bytes] = {}
+        self._token_texts: dict[int, str] = {}
+        self._end_ids: list[int] | None = None
+        self._closing_tokens: list[int] | None = None
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def constrained(self) -> bool:
+        """Whether replies are exactly strings of the grammar (so answer probabilities are exact)."""
+        return self.decoding == "constrained"
+
     def settings(self) -> dict[str, Any]:
         """The decoding settings and the weights' source, as saved beside a checkpoint."""
         return {
             "layout": self.layout,
-            "constrained": self.constrained,
+            "decoding": self.decoding,
+            "think_tokens": self.think_tokens,
             "max_new_tokens": self.max_new_tokens,
             "context": self.context,
             "temperature": self.temperature,
@@ -98,27 +124,83 @@ class LMPolicy:
             self._prompt_memo[prompt] = ids
         return ids
 
-    def answer_trie(self, answers: Sequence[str]) -> dict:
-        """The trie of ``answers`` (:func:`~gym_reason.policy.decoding.answer_trie`), memoised."""
-        key = tuple(answers)
-        trie = self._trie_memo.get(key)
-        if trie is None:
-            trie = decoding.answer_trie(self.tokenizer, answers)
-            if len(self._trie_memo) > 10_000:
-                self._trie_memo.clear()
-            self._trie_memo[key] = trie
-        return trie
+    # --- the grammar engine ------------------------------------------------------------------
+    def engine_tokenizer(self) -> Any:
+        """The tokenizer as llguidance reads it (``llguidance.hf.from_tokenizer``; built once, ~1 s for a real one)."""
+        if self._engine_tokenizer is None:
+            import llguidance.hf
+
+            self._engine_tokenizer = llguidance.hf.from_tokenizer(self.tokenizer)
+        return self._engine_tokenizer
+
+    def vocab_size(self) -> int:
+        """The number of tokens the grammar engine's masks cover."""
+        return int(self.engine_tokenizer().vocab_size)
+
+    def matcher(self, grammar: ActionGrammar, mode: str | None = None) -> Any:
+        """A fresh llguidance matcher of ``grammar`` in ``mode`` (default: the policy's decoding mode; ``think``
+        wraps the grammar in :func:`~gym_reason.grammar.think_grammar`): a copy of a memoised one."""
+        import llguidance
+
+        from gym_reason import grammar as grammar_engine
+
+        mode = self.decoding if mode is None else mode
+        key = (grammar, mode, self.think_tokens)
+        base = self._matchers.get(key)
+        if base is None:
+            if mode == "think":
+                text = grammar_engine.think_grammar(grammar, self.think_tokens)
+            else:
+                text = grammar_engine.engine_grammar(grammar)
+            base = llguidance.LLMatcher(self.engine_tokenizer(), text, log_level=0)
+            if base.is_error():
+                raise ValueError(
+                    f"llguidance cannot build a matcher of this {grammar.kind} grammar: {base.get_error()}"
+                )
+            if len(self._matchers) > 10_000:
+                self._matchers.clear()
+            self._matchers[key] = base
+        return base.deep_copy()
+
+    def intern_mask(self, mask: bytes) -> bytes:
+        """One shared copy of each distinct packed mask (a think-mode reply repeats one mask at most positions)."""
+        kept = self._masks.setdefault(mask, mask)
+        if len(self._masks) > 100_000:
+            self._masks.clear()
+        return kept
+
+    def token_text(self, token: int) -> str:
+        """The text of one token (memoised)."""
+        text = self._token_texts.get(token)
+        if text is None:
+            text = self._token_texts[token] = self.tokenizer.decode([token], skip_special_tokens=True)
+        return text
+
+    def closing_tokens(self) -> list[int]:
+        """The model's single tokens of :data:`~gym_reason.grammar.CLOSING_BYTES`, which close an over-long reply."""
+        if self._closing_tokens is None:
+            from gym_reason.grammar import CLOSING_BYTES
+
+            encoded = (self.tokenizer(chr(b), add_special_tokens=False)["input_ids"] for b in CLOSING_BYTES)
+            self._closing_tokens = [ids[0] for ids in encoded if len(ids) == 1]
+        return self._closing_tokens
+
+    def end_ids(self) -> list[int]:
+        """The tokens that end a free reply (see :func:`~gym_reason.policy.decoding.end_ids`)."""
+        if self._end_ids is None:
+            self._end_ids = decoding.end_ids(self.model, self.tokenizer)
+        return self._end_ids
 
     # --- decoding and scoring ------------------------------------------------------------------
     def sample(
         self,
         prompts: Sequence[str],
-        legal: Sequence[Sequence[str] | None],
+        grammars: Sequence[ActionGrammar | Sequence[str] | None],
         generator: torch.Generator,
         answer_format: Sequence[AnswerFormat] | None = None,
     ) -> list[Completion]:
-        """One completion per prompt; see :func:`~gym_reason.policy.decoding.sample`."""
-        return decoding.sample(self, prompts, legal, generator, answer_format)
+        """One completion per prompt, held to its grammar (or legal answers); see :func:`~gym_reason.policy.decoding.sample`."""
+        return decoding.sample(self, prompts, grammars, generator, answer_format)
 
     def score(self, completions: Sequence[Completion], *, model: Any = None, reference: Any = None) -> Scores:
         """Every decision of ``completions`` under the model, with gradients; see :func:`~gym_reason.policy.scoring.score`."""

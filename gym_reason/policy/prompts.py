@@ -4,13 +4,15 @@
 'KuhnPoker-v0|player_0|2|'
 >>> legal_answers({"legal_actions": ("[check]", "[bet]")}), legal_answers({})
 (['[check]', '[bet]'], None)
+>>> action_grammar({"legal_actions": ("[check]", "[bet]")}).choices, action_grammar({})
+(('[check]', '[bet]'), None)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gym_reason.core import LEGAL_ACTIONS, ROLE, STATE_KEY
+from gym_reason.core import ACTION_GRAMMAR, LEGAL_ACTIONS, ROLE, STATE_KEY, ActionGrammar
 
 PROMPT_LAYOUTS = ("state", "observation")
 """How a prompt is built from a turn (see :func:`render_prompt`)."""
@@ -42,3 +44,13 @@ def legal_answers(info: dict[str, Any]) -> list[str] | None:
     """The env's legal answers for this turn, or ``None`` when it lists none."""
     legal = info.get(LEGAL_ACTIONS)
     return list(legal) if legal else None
+
+
+def action_grammar(info: dict[str, Any]) -> ActionGrammar | None:
+    """The language of this turn's valid replies, which decoding holds the model to: the env's
+    ``info["action_grammar"]``, else the choice of its legal answers, else ``None`` (decoded free)."""
+    grammar = info.get(ACTION_GRAMMAR)
+    if grammar is not None:
+        return grammar
+    legal = info.get(LEGAL_ACTIONS)
+    return ActionGrammar.choice(legal) if legal else None

@@ -1,9 +1,13 @@
 """Scoring: log-probabilities of sampled decisions (with gradients, for the update) and exact answer probabilities.
 
 * :func:`score` recomputes every decision of a batch of completions under a model, so the
-  policy-gradient loss has gradients and the first PPO ratio is exactly 1.
-* :func:`answer_probabilities` is the exact distribution constrained decoding samples from,
-  read along each answer's path in the trie (exploitability reads it).
+  policy-gradient loss has gradients and the first PPO ratio is exactly 1. It never holds a
+  decisions x vocabulary tensor for the whole batch: the output layer runs on a chunk of decisions
+  at a time (:data:`SCORE_CHUNK_ELEMENTS`), each chunk reduced to its decisions' log-probability,
+  entropy and KL (gather - logsumexp over the allowed tokens) and recomputed in the backward pass
+  (activation checkpointing), so the memory of the output layer is one chunk's.
+* :func:`answer_probabilities` is the exact distribution constrained decoding samples from: a walk
+  over the tree of every token path the grammar engine allows, over a KV cache.
 * :func:`sequence_probabilities` is, for free-form models, each legal answer's probability as
   the start of the completion, normalised over the legal answers.
 """
@@ -16,12 +20,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
-from gym_reason.policy.decoding import Completion
-from gym_reason.policy.forward import last_logits, logits_at
+from gym_reason.core import ActionGrammar
+from gym_reason.policy.decoding import Completion, allowed_tokens, widen
+from gym_reason.policy.forward import IncrementalForward, hidden_at, logits_at
 
 if TYPE_CHECKING:
     from gym_reason.policy.lm_policy import LMPolicy
+
+SCORE_CHUNK_ELEMENTS = 1 << 22
+"""How many logits (decisions x vocabulary) :func:`score` holds at once: 16 MiB of float32, ~85 decisions
+of a 49k vocabulary, the whole batch for the tiny model's 259 tokens."""
 
 
 @dataclasses.dataclass
@@ -48,86 +58,185 @@ def score(policy: LMPolicy, completions: Sequence[Completion], *, model: Any = N
     """
     model = policy.model if model is None else model
     sequences = [c.prompt_ids + c.completion_ids for c in completions]
-    positions, chosen, allowed_lists, owner = [], [], [], []
+    positions, chosen, masks, owner = [], [], [], []
     for k, c in enumerate(completions):
         start = len(c.prompt_ids) - 1  # logits at position t predict token t + 1
         for position, allowed in c.decisions:
             positions.append((k, start + position))
             chosen.append(c.completion_ids[position])
-            allowed_lists.append(allowed)
+            masks.append(allowed)
             owner.append(k)
     device = policy.device
+    owners = torch.tensor(owner, dtype=torch.long, device=device)
     if not positions:
         empty = torch.zeros(0, device=device)
-        return Scores(
-            empty, empty, torch.zeros(0, dtype=torch.long, device=device), None if reference is None else empty
-        )
-    picked = logits_at(model, sequences, positions, policy.tokenizer.pad_token_id).float() / policy.temperature
-    reference_picked = None
+        return Scores(empty, empty, owners, None if reference is None else empty)
+    pad = policy.tokenizer.pad_token_id
+    hidden = hidden_at(model, sequences, positions, pad)
+    reference_hidden = None
     if reference is not None:
         with torch.no_grad():
-            reference_picked = (
-                logits_at(reference, sequences, positions, policy.tokenizer.pad_token_id).float() / policy.temperature
-            )
-    # One mask over the vocabulary per decision: the allowed tokens of a constrained decision,
-    # everything for a free one, so both kinds share a batch (and a KL term).
-    valid = torch.ones_like(picked, dtype=torch.bool)
-    constrained_rows = [r for r, allowed in enumerate(allowed_lists) if allowed is not None]
-    if constrained_rows:
-        valid[constrained_rows] = False
-        for r in constrained_rows:
-            valid[r, list(allowed_lists[r])] = True  # type: ignore[arg-type]
-    logp_all = torch.log_softmax(picked.masked_fill(~valid, -math.inf), dim=-1)
-    target = torch.tensor(chosen, device=device)
-    logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-    entropies = -(logp_all.exp() * logp_all.masked_fill(~valid, 0.0)).sum(-1)
-    kl = None
-    if reference_picked is not None:
-        reference_logp = torch.log_softmax(reference_picked.masked_fill(~valid, -math.inf), dim=-1)
-        # -inf - -inf outside the allowed tokens: zeroed before it meets a gradient
-        difference = torch.where(valid, logp_all - reference_logp, torch.zeros_like(logp_all))
-        kl = (logp_all.exp() * difference).sum(-1)
-    return Scores(logprobs, entropies, torch.tensor(owner, device=device), kl)
+            reference_hidden = hidden_at(reference, sequences, positions, pad)
+    head = model.get_output_embeddings()
+    reference_head = None if reference is None else reference.get_output_embeddings()
+    width = int(head.weight.shape[0])
+    size = max(1, SCORE_CHUNK_ELEMENTS // width)
+    targets = torch.tensor(chosen, dtype=torch.long, device=device)
+    parts: list[tuple[torch.Tensor, ...]] = []
+    for begin in range(0, len(positions), size):
+        end = begin + size
+        packed, whole = _pack(masks[begin:end], width, device)
+        args = (hidden[begin:end], packed, whole, targets[begin:end])
+        if reference_hidden is not None:
+            args = (*args, reference_hidden[begin:end])
+
+        def stats(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return _decision_stats(head, reference_head, width, policy.temperature, *tensors)
+
+        if torch.is_grad_enabled() and hidden.requires_grad:
+            parts.append(checkpoint(stats, *args, use_reentrant=False))
+        else:
+            parts.append(stats(*args))
+    logprobs = torch.cat([p[0] for p in parts])
+    entropies = torch.cat([p[1] for p in parts])
+    kl = torch.cat([p[2] for p in parts]) if reference is not None else None
+    return Scores(logprobs, entropies, owners, kl)
+
+
+def _pack(masks: Sequence[bytes | None], width: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A chunk's packed masks as one ``(decisions, bytes)`` uint8 tensor, and which decisions allow everything."""
+    size = (width + 7) // 8
+    packed = torch.zeros((len(masks), size), dtype=torch.uint8)
+    for row, mask in enumerate(masks):
+        if mask is not None:
+            data = torch.frombuffer(bytearray(mask[:size]), dtype=torch.uint8)
+            packed[row, : len(data)] = data
+    whole = torch.tensor([mask is None for mask in masks], dtype=torch.bool)
+    return packed.to(device), whole.to(device)
+
+
+def _decision_stats(
+    head: Any,
+    reference_head: Any,
+    width: int,
+    temperature: float,
+    hidden: torch.Tensor,
+    packed: torch.Tensor,
+    whole: torch.Tensor,
+    targets: torch.Tensor,
+    reference_hidden: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """Log-probability of the chosen token, entropy and KL to the reference, over each decision's allowed tokens."""
+    bits = torch.arange(8, dtype=torch.uint8, device=packed.device)
+    valid = ((packed.unsqueeze(-1) >> bits) & 1).bool().reshape(packed.shape[0], -1)[:, :width] | whole[:, None]
+    logits = (widen(head(hidden)) / temperature).masked_fill(~valid, -math.inf)
+    logp = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+    chosen = logp.gather(1, targets[:, None]).squeeze(1)
+    prob = logp.exp()
+    finite = logp.masked_fill(~valid, 0.0)  # -inf outside the allowed tokens: zeroed before it meets a product
+    entropy = -(prob * finite).sum(-1)
+    if reference_hidden is None:
+        return chosen, entropy, torch.zeros_like(entropy)
+    with torch.no_grad():
+        reference_logits = (widen(reference_head(reference_hidden)) / temperature).masked_fill(~valid, -math.inf)
+        reference_logp = (reference_logits - torch.logsumexp(reference_logits, dim=-1, keepdim=True)).masked_fill(
+            ~valid, 0.0
+        )
+    kl = (prob * (finite - reference_logp)).sum(-1)
+    return chosen, entropy, kl
 
 
 @torch.no_grad()
 def answer_probabilities(
-    policy: LMPolicy, prompts: Sequence[str], legal: Sequence[Sequence[str]]
+    policy: LMPolicy, prompts: Sequence[str], legal: Sequence[Sequence[str]], max_rows: int = 512
 ) -> list[dict[str, float]]:
     """The exact probability of each legal answer under constrained decoding (for exploitability).
 
-    The product of the masked next-token probabilities along each answer's path in the trie,
-    i.e. the distribution :func:`~gym_reason.policy.decoding.sample` draws from; the answers'
-    probabilities sum to 1.
+    A walk over the tree of token paths the grammar engine allows for the choice of ``legal[i]``
+    (forced positions skipped, as decoding skips them), each edge weighted by the masked next-token
+    probability: the probability of a leaf is the product along its path, i.e. exactly what
+    :func:`~gym_reason.policy.decoding.sample` draws; paths that spell the same answer (a real
+    tokenizer can write it in several ways) add up. The answers' probabilities sum to 1. The tree is
+    walked depth by depth over a KV cache: each prompt is encoded once and each node adds only its
+    new tokens. Prompts go in groups of at most ``max_rows`` answers at a time.
     """
-    tokenizer = policy.tokenizer
-    prompt_ids = [policy.encode_prompt(prompt) for prompt in prompts]
-    eos = tokenizer.eos_token_id
-    probs: list[dict[str, float]] = [{} for _ in prompts]
-    # Breadth-first over the tries' branching nodes, all prompts together: one batched forward per depth.
-    frontier = [(i, [], policy.answer_trie(answers), 1.0) for i, answers in enumerate(legal)]
+    results: list[dict[str, float]] = []
+    group: list[int] = []
+    answers = 0
+    for i, options in enumerate(legal):
+        if not options:
+            raise ValueError(f"prompt #{i} lists no legal answers; answer probabilities need at least one")
+        if group and answers + len(options) > max_rows:
+            results.extend(_walk(policy, [prompts[j] for j in group], [legal[j] for j in group]))
+            group, answers = [], 0
+        group.append(i)
+        answers += len(options)
+    if group:
+        results.extend(_walk(policy, [prompts[j] for j in group], [legal[j] for j in group]))
+    return results
+
+
+@dataclasses.dataclass
+class _Node:
+    prompt: int
+    path: list[int]
+    pending: list[int]
+    matcher: Any
+    probability: float
+    mask: bytes = b""
+
+
+def _walk(policy: LMPolicy, prompts: Sequence[str], legal: Sequence[Sequence[str]]) -> list[dict[str, float]]:
+    found: list[dict[str, float]] = [{} for _ in prompts]
+    eos = set(policy.end_ids())
+
+    def grow(node: _Node) -> _Node | None:
+        """Take the node's forced tokens; the node if it branches, else ``None`` (its leaf is recorded)."""
+        while True:
+            if node.matcher.is_stopped():
+                text = policy.tokenizer.decode([t for t in node.path if t not in eos], skip_special_tokens=True)
+                found[node.prompt][text] = found[node.prompt].get(text, 0.0) + node.probability
+                return None
+            mask = node.matcher.compute_bitmask()
+            word = int.from_bytes(mask, "little")
+            if word & (word - 1):
+                node.mask = mask
+                return node
+            if not word:
+                raise RuntimeError(f"the grammar engine allows no token after {node.path}: {node.matcher.get_error()}")
+            token = word.bit_length() - 1
+            node.matcher.consume_token(token)
+            node.path.append(token)
+            node.pending.append(token)
+
+    frontier = []
+    for i, (prompt, options) in enumerate(zip(prompts, legal, strict=True)):
+        root = _Node(
+            i, [], list(policy.encode_prompt(prompt)), policy.matcher(ActionGrammar.choice(options), "constrained"), 1.0
+        )
+        node = grow(root)
+        if node is not None:
+            frontier.append(node)
+    forward = IncrementalForward(policy.model, policy.tokenizer.pad_token_id)
+    if frontier:
+        logits = forward.prefill([node.pending for node in frontier])
     while frontier:
-        branching = []
-        for i, path, node, p in frontier:
-            while len(node) == 1:
-                ((token, node),) = node.items()
-                path = [*path, token]
-            if node:
-                branching.append((i, path, node, p))
-            else:
-                text = tokenizer.decode([t for t in path if t != eos])
-                probs[i][text] = probs[i].get(text, 0.0) + p
-        frontier = []
-        for start in range(0, len(branching), 256):
-            chunk = branching[start : start + 256]
-            logits = last_logits(
-                policy.model, [prompt_ids[i] + path for i, path, _, _ in chunk], tokenizer.pad_token_id
-            )
-            for row, (i, path, node, p) in enumerate(chunk):
-                allowed = list(node)
-                q = torch.softmax(logits[row, allowed].double() / policy.temperature, dim=-1)
-                frontier.extend((i, [*path, t], node[t], p * float(q[j])) for j, t in enumerate(allowed))
-    return [{a: found.get(a, 0.0) for a in answers} for found, answers in zip(probs, legal, strict=True)]
+        children, parents = [], []
+        for row, node in enumerate(frontier):
+            allowed = allowed_tokens(node.mask)
+            q = torch.softmax(logits[row, allowed].double() / policy.temperature, dim=-1).tolist()
+            for token, probability in zip(allowed, q, strict=True):
+                matcher = node.matcher.deep_copy()
+                matcher.consume_token(token)
+                child = grow(_Node(node.prompt, [*node.path, token], [token], matcher, node.probability * probability))
+                if child is not None:
+                    children.append(child)
+                    parents.append(row)
+        frontier = children
+        if frontier:
+            forward.select(parents)
+            logits = forward.feed([node.pending for node in frontier])
+    return [{a: table.get(a, 0.0) for a in options} for table, options in zip(found, legal, strict=True)]
 
 
 @torch.no_grad()

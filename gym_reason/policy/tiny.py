@@ -1,7 +1,7 @@
 """The tiny built-in model: a byte-level tokenizer and a 2-layer GPT-2, both built in code (no download).
 
-Small enough to learn Kuhn Poker from scratch on a laptop CPU, with constrained
-decoding over the legal answers and the compact ``state`` prompt layout.
+Small enough to learn Kuhn Poker from scratch on a laptop CPU, with decoding constrained to the
+env's action grammar and the compact ``state`` prompt layout.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def tiny_policy(
     context: int = TINY_CONTEXT,
     max_new_tokens: int = 256,
     layout: str = "state",
-    constrained: bool = True,
+    decoding: str = "constrained",
+    think_tokens: int = 128,
     temperature: float = 1.0,
     system_prompt: str | None = None,
     device: torch.device | str = "cpu",
@@ -93,7 +94,8 @@ def tiny_policy(
         model,
         tokenizer,
         layout=layout,
-        constrained=constrained,
+        decoding=decoding,
+        think_tokens=think_tokens,
         max_new_tokens=max_new_tokens,
         context=context,
         temperature=temperature,

@@ -33,7 +33,7 @@ def test_plain_copy_is_the_same_model_and_saves(tmp_path):
 
 
 def test_a_saved_policy_loads_back_with_its_weights_and_settings(tmp_path):
-    policy = tiny_policy(seed=7, temperature=0.5, max_new_tokens=12, constrained=False)
+    policy = tiny_policy(seed=7, temperature=0.5, max_new_tokens=12, decoding="think", think_tokens=5)
     save_policy(policy, tmp_path / "step_0000001")
     loaded = load_policy(tmp_path / "step_0000001")
     assert loaded.settings() == policy.settings()
@@ -73,3 +73,22 @@ def test_a_folder_without_checkpoints_is_a_clear_error(tmp_path, where):
         resolve_checkpoint(path)
     with pytest.raises(FileNotFoundError, match="holds no gym-reason policy"):
         load_policy(path)
+
+
+@pytest.mark.parametrize(("saved", "mode"), [(True, "constrained"), (False, "free")])
+def test_a_checkpoint_saved_before_the_decoding_modes_loads_with_its_mode(tmp_path, saved, mode):
+    import json
+
+    policy = tiny_policy(seed=1)
+    save_policy(policy, tmp_path)
+    settings = json.loads((tmp_path / POLICY_FILE).read_text())
+    settings.pop("decoding"), settings.pop("think_tokens")
+    (tmp_path / POLICY_FILE).write_text(json.dumps({**settings, "constrained": saved}))
+    assert load_policy(tmp_path).decoding == mode
+
+
+def test_bad_decoding_settings_name_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown decoding mode 'guided'; valid: \['constrained', 'think', 'free'\]"):
+        tiny_policy(decoding="guided")
+    with pytest.raises(ValueError, match="think_tokens must be a positive number of tokens, got 0"):
+        tiny_policy(think_tokens=0)

@@ -1,20 +1,35 @@
-"""Decoding: trie-constrained sampling yields only legal answers; free sampling stops where the answer format ends.
+"""Decoding through the grammar engine: constrained replies are strings of the grammar, think replies are free text
+then a string of the grammar inside the answer mark, free replies stop where the answer format ends.
 
-The forward pass behind both (right-padded, deduplicated) gives a prompt the same logits alone or in a batch.
+The KV-cached forward behind decoding gives each row what a full forward of its sequence gives.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
+import pytest
 import torch
 
-from gym_reason.core import AnswerFormat
-from gym_reason.policy.forward import last_logits
-from tests.policy.cases import LEGAL_SETS, tiny
+import gym_reason
+from gym_reason import grammar as grammar_engine
+from gym_reason.core import ACTION_GRAMMAR, INVALID_ACTION, ActionGrammar, AnswerFormat
+from gym_reason.policy import action_grammar
+from gym_reason.policy.decoding import allowed_tokens
+from gym_reason.policy.forward import IncrementalForward, logits_at
+from tests.policy.cases import KUHN, LEGAL_SETS, kuhn_prompts, tiny
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+BRACKET = AnswerFormat.named("bracket")
 
 
-def test_trie_decoding_only_produces_legal_answers():
+def last_logits(model, sequences, pad):
+    return logits_at(model, sequences, [(i, len(s) - 1) for i, s in enumerate(sequences)], pad)
+
+
+def test_constrained_decoding_only_produces_strings_of_the_grammar():
     policy = tiny()
     prompts = [f"p{i % 7}|" * (1 + i % 5) for i in range(300)]
     legal = [LEGAL_SETS[i % len(LEGAL_SETS)] for i in range(300)]
@@ -22,28 +37,107 @@ def test_trie_decoding_only_produces_legal_answers():
     seen: dict[int, set[str]] = {}
     for i, completion in enumerate(completions):
         assert completion.text in legal[i]
-        assert completion.completion_ids[-1] == policy.tokenizer.eos_token_id
+        assert policy.tokenizer.decode(completion.completion_ids) == completion.text  # over where the grammar is
         assert len(completion.logprobs) == len(completion.decisions)
         for position, allowed in completion.decisions:
-            assert len(allowed) > 1 and completion.completion_ids[position] in allowed
+            options = allowed_tokens(allowed)
+            assert len(options) > 1 and completion.completion_ids[position] in options
         seen.setdefault(i % len(LEGAL_SETS), set()).add(completion.text)
     assert all(seen[k] == set(LEGAL_SETS[k]) for k in range(len(LEGAL_SETS)))  # every answer gets sampled
     assert completions[len(LEGAL_SETS) - 1].decisions == []  # "[only]" is forced
 
 
-def test_free_completions_stop_at_the_closing_mark_or_eos_and_hold_no_padding():
-    """generate() pads rows that finished early; those pads are not the policy's decisions."""
-    policy = tiny(constrained=False, max_new_tokens=48)
+def test_decisions_hold_compact_shared_masks():
+    """A decision keeps a packed bitmask (a bit per token), one shared object per distinct mask, not a token tuple."""
+    policy = tiny()
+    completions = policy.sample(["kuhn|0|"] * 50, [["[check]", "[bet]"]] * 50, torch.Generator().manual_seed(0))
+    masks = [allowed for c in completions for _, allowed in c.decisions]
+    assert len(masks) == 50 and all(isinstance(m, bytes) and len(m) == 4 * ((259 + 31) // 32) for m in masks)
+    assert len({id(m) for m in masks}) == 1
+    check, bet = (policy.tokenizer(w, add_special_tokens=False)["input_ids"][0] for w in ("c", "b"))
+    assert allowed_tokens(masks[0]) == sorted([check, bet])
+
+
+def test_a_kuhn_decision_costs_one_model_call():
+    """Forced tokens ('[', then the rest of the word and EOS) cost no forward pass."""
+    policy = tiny()
+    calls = []
+    hook = policy.model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        prompts, legal = kuhn_prompts(policy)
+        completions = policy.sample(prompts, legal, torch.Generator().manual_seed(0))
+    finally:
+        hook.remove()
+    assert len(calls) == 1 and all(len(c.decisions) == 1 for c in completions)
+
+
+def test_negotiation_moves_are_decoded_from_their_grammar_and_played_as_valid_moves():
+    """Simple Negotiation lists no legal answers: its context-free grammar is what holds the model. A talk
+    message is free text that random weights seldom end by chance: it is closed as the budget runs out."""
+    policy = tiny(max_new_tokens=100)
+    envs = [gym_reason.make("gym_reason/SimpleNegotiation-v0") for _ in range(8)]
+    for seed, env in enumerate(envs):
+        env.reset(seed=seed)
+    replies = Counter()
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        turns = [(env, *env.last()) for env in envs]
+        grammars = [action_grammar(info) for *_, info in turns]
+        assert all(
+            g is info[ACTION_GRAMMAR] and g.kind == "lark" for g, (*_, info) in zip(grammars, turns, strict=True)
+        )
+        prompts = [policy.prompt("SimpleNegotiation-v0", obs, info) for _, obs, *_, info in turns]
+        for (env, *_), grammar, completion in zip(
+            turns, grammars, policy.sample(prompts, grammars, generator), strict=True
+        ):
+            assert grammar_engine.accepts(grammar, completion.text), completion.text
+            assert not completion.truncated and len(completion.completion_ids) <= 100
+            agent = env.agent_selection
+            env.step(completion.text)
+            assert not env.infos[agent].get(INVALID_ACTION), completion.text
+            replies[completion.text.split()[0]] += 1
+    assert {"[talk:", "[offer:"} <= set(replies), replies
+
+
+@pytest.mark.parametrize("budget", [3, 40])
+def test_think_replies_are_free_text_then_a_string_of_the_grammar(budget):
+    policy = tiny(decoding="think", think_tokens=budget, max_new_tokens=80, temperature=0.8)
+    prompts = [f"p{i}|" for i in range(40)]
+    legal = [LEGAL_SETS[i % 4] for i in range(40)]
+    completions = policy.sample(prompts, legal, torch.Generator().manual_seed(1), [BRACKET] * 40)
+    for c, answers in zip(completions, legal, strict=True):
+        thinking, mark, answer = c.text.rpartition("[")
+        assert mark and "[" not in thinking and f"[{answer}" in answers, c.text
+        assert BRACKET.wrap(BRACKET.extract(c.text)) in answers  # the env reads the grammar's answer
+        assert not c.truncated
+        start = next(
+            j for j, t in enumerate(c.completion_ids) if "[" in policy.token_text(t)
+        )  # the answer's first token
+        thinking = sum(1 for position, _ in c.decisions if position < start)
+        assert thinking <= budget and c.budget_out == (thinking == budget)
+    outs = sum(c.budget_out for c in completions)
+    # random weights write '[' by chance about once in 180 tokens: 3 tokens of thinking nearly always run
+    # out, 40 tokens in about 80% of replies; the others began their answer on their own
+    assert outs >= 35 if budget == 3 else 20 <= outs < 40, outs
+
+
+def test_think_mode_needs_a_grammar_whose_answers_begin_with_a_mark():
+    policy = tiny(decoding="think")
+    with pytest.raises(ValueError, match=r"begin with a mark.*'0123456789'.*decoding='constrained'"):
+        policy.sample(["p|"], [ActionGrammar.regex(r"[0-9]+")], torch.Generator().manual_seed(0))
+
+
+def test_free_completions_stop_at_the_closing_mark_eos_or_budget():
+    policy = tiny(decoding="free", max_new_tokens=48)
     tokenizer = policy.tokenizer
     eos = tokenizer.eos_token_id
-    assert eos != tokenizer.pad_token_id  # so padding kept after a stop would show as tokens after it
     prompts = [f"{i}|" * (1 + i % 9) for i in range(64)]
-    formats = [AnswerFormat.named("bracket")] * len(prompts)
-    completions = policy.sample(prompts, [None] * len(prompts), torch.Generator().manual_seed(4), formats)
+    completions = policy.sample(prompts, [["[a]", "[b]"]] * 64, torch.Generator().manual_seed(4), [BRACKET] * 64)
     ends = Counter()
     for c in completions:
         ids = c.completion_ids
         assert len(ids) == len(c.logprobs) == len(c.decisions) and 1 <= len(ids) <= 48
+        assert all(allowed is None for _, allowed in c.decisions)  # the whole vocabulary
         assert eos not in ids[:-1]
         assert "]" not in tokenizer.decode(ids[:-1], skip_special_tokens=True)  # nothing after the first "]"
         if ids[-1] == eos:
@@ -52,25 +146,21 @@ def test_free_completions_stop_at_the_closing_mark_or_eos_and_hold_no_padding():
             ends["closer"] += 1
             assert c.text.endswith("]")
         else:
-            assert len(ids) == 48
+            assert len(ids) == 48 and c.truncated
             ends["budget"] += 1
-    # the batch mixed rows that stopped early with rows that ran to the budget (so padding happened)
     assert ends["budget"] and ends["closer"] and ends["eos"], ends
 
 
-def test_each_row_stops_only_at_its_own_formats_stop_strings():
+def test_rows_without_a_grammar_are_free_in_every_mode_and_stop_at_their_own_marks():
     """A batch mixing envs: bracket rows stop at ``]``, rows whose format stops elsewhere (code replies)
-    must not be cut at the ``]`` of their neighbours (generate() applies a batch's stop strings to every row)."""
-    import dataclasses
-
-    policy = tiny(constrained=False, max_new_tokens=48)
-    code = dataclasses.replace(AnswerFormat.named("bracket"), stop_after=("```\n",))
+    must not be cut at the ``]`` of their neighbours."""
+    policy = tiny(max_new_tokens=48)  # constrained, but these rows declare no grammar
+    code = dataclasses.replace(BRACKET, stop_after=("```\n",))
     prompts = [f"{i}|" * (1 + i % 9) for i in range(64)]
-    formats = [AnswerFormat.named("bracket") if i % 2 else code for i in range(64)]
+    formats = [BRACKET if i % 2 else code for i in range(64)]
     completions = policy.sample(prompts, [None] * 64, torch.Generator().manual_seed(4), formats)
     eos = policy.tokenizer.eos_token_id
     code_rows = [c for i, c in enumerate(completions) if i % 2 == 0]
-    # Code rows run to EOS or the budget; with random weights some contain "]" without stopping there.
     assert all(c.completion_ids[-1] == eos or len(c.completion_ids) == 48 for c in code_rows)
     assert any("]" in c.text[:-1] for c in code_rows)
     assert all(
@@ -80,11 +170,48 @@ def test_each_row_stops_only_at_its_own_formats_stop_strings():
     )
 
 
-def test_logits_do_not_depend_on_padding_or_batch():
-    """A prompt alone and in a batch with longer prompts (right padding) gives the same next-token logits."""
+def test_sampling_is_deterministic_under_a_seed():
+    policy = tiny(decoding="think", think_tokens=6, max_new_tokens=30)
+    prompts, legal = kuhn_prompts(policy)
+    first, second = (policy.sample(prompts, legal, torch.Generator().manual_seed(9)) for _ in range(2))
+    assert [c.completion_ids for c in first] == [c.completion_ids for c in second]
+    assert [c.logprobs for c in first] == [c.logprobs for c in second]
+
+
+def test_incremental_forward_gives_each_row_its_full_forward_logits():
+    """Rows fed different numbers of tokens per call, dropped and forked, against one plain forward each."""
     policy = tiny()
-    short = policy.encode_prompt("kuhn_poker|player_0|1|")
-    longer = [policy.encode_prompt("x" * n + "|kuhn|") for n in (30, 70, 150)]
-    alone = last_logits(policy.model, [short], policy.tokenizer.pad_token_id)[0]
-    batched = last_logits(policy.model, [*longer, short, longer[0]], policy.tokenizer.pad_token_id)[3]
-    assert torch.allclose(alone, batched, atol=1e-5), (alone - batched).abs().max()
+    model, pad = policy.model, policy.tokenizer.pad_token_id
+    sequences = [[5, 6, 7], [8], [9, 10, 11, 12, 13]]
+    forward = IncrementalForward(model, pad)
+    with torch.no_grad():
+        got = forward.feed(sequences)
+        assert torch.allclose(got, last_logits(model, sequences, pad), atol=1e-5)
+        forward.select([2, 0, 0])  # drop row 1, fork row 0
+        sequences = [sequences[2], sequences[0], sequences[0]]
+        extra = [[1, 2], [3], [4, 5, 6]]
+        got = forward.feed(extra)
+        sequences = [s + e for s, e in zip(sequences, extra, strict=True)]
+        assert torch.allclose(got, last_logits(model, sequences, pad), atol=1e-5)
+        got = forward.feed([[7]] * 3)
+        sequences = [[*s, 7] for s in sequences]
+        assert torch.allclose(got, last_logits(model, sequences, pad), atol=1e-5)
+    assert forward.calls == 3
+
+
+def test_a_grammar_list_must_match_the_prompts():
+    policy = tiny()
+    with pytest.raises(ValueError, match="2 prompts but 1 grammars"):
+        policy.sample(["a", "b"], [None], torch.Generator())
+
+
+def test_kuhn_env_grammar_and_legal_answers_decode_alike():
+    """The env's choice grammar and its legal-answer list are the same language: same draws under one seed."""
+    policy = tiny()
+    env = gym_reason.make(KUHN)
+    env.reset(seed=0)
+    obs, _, _, _, info = env.last()
+    prompt = policy.prompt(KUHN, obs, info)
+    by_grammar = policy.sample([prompt] * 20, [info[ACTION_GRAMMAR]] * 20, torch.Generator().manual_seed(3))
+    by_list = policy.sample([prompt] * 20, [list(info["legal_actions"])] * 20, torch.Generator().manual_seed(3))
+    assert [c.text for c in by_grammar] == [c.text for c in by_list]

@@ -27,13 +27,13 @@ def _one_observation():
 
 def test_prompts_use_the_chat_template_and_system_prompt(smol):
     model, tokenizer = smol
-    policy = LMPolicy(model, tokenizer, constrained=False, max_new_tokens=1)
+    policy = LMPolicy(model, tokenizer, decoding="free", max_new_tokens=1)
     _, obs, info = _one_observation()
     prompt = policy.prompt(KUHN, obs, info)
     assert prompt.startswith("<|im_start|>system\n")
     assert f"<|im_start|>user\n{obs}<|im_end|>" in prompt
     assert prompt.endswith("<|im_start|>assistant\n")
-    with_system = LMPolicy(model, tokenizer, constrained=False, system_prompt="Play Kuhn Poker well.")
+    with_system = LMPolicy(model, tokenizer, decoding="free", system_prompt="Play Kuhn Poker well.")
     assert with_system.prompt(KUHN, obs, info).startswith("<|im_start|>system\nPlay Kuhn Poker well.<|im_end|>")
 
 
@@ -48,7 +48,7 @@ def test_free_form_logprobs_match_score(smol):
     model.generation_config = copy.deepcopy(saved)
     model.generation_config.update(top_k=5, top_p=0.5, repetition_penalty=1.5, min_p=0.2)
     try:
-        policy = LMPolicy(model, tokenizer, constrained=False, max_new_tokens=16, temperature=0.8)
+        policy = LMPolicy(model, tokenizer, decoding="free", max_new_tokens=16, temperature=0.8)
         env = gym_reason.make(KUHN)
         prompts = []
         for seed in range(2):
