@@ -135,8 +135,9 @@ def _make_product(pid: int, rng: random.Random) -> Product:
     code = f"{brand[:2].upper()}-{pid:04d}"
     style = STYLE_WORDS[features[0]]
     name = f"{brand} {style} {material.capitalize()} {category.capitalize()} {code}"
+    kind = f"{', '.join(features)} {category}"
     description = (
-        f"A {', '.join(features)} {category} in {material} by {brand}. "
+        f"{'An' if kind[0] in 'aeiou' else 'A'} {kind} in {material} by {brand}. "
         f"Available in {', '.join(colors)}; sizes {', '.join(sizes)}."
     )
     rating = round(rng.uniform(2.5, 5.0), 1)

@@ -180,6 +180,7 @@ class BrowserClient:
         self.focus = 0
         self.click_timeout_ms = click_timeout_ms
         self._nodes: list[Node] = []
+        self._title = ""
 
     @property
     def url(self) -> str:
@@ -188,7 +189,8 @@ class BrowserClient:
 
     @property
     def title(self) -> str:
-        return self.page.title()
+        """The title read with the last :meth:`nodes` (one round trip to the browser for both)."""
+        return self._title
 
     def can_go_back(self) -> bool:
         return bool(self.history)
@@ -202,7 +204,7 @@ class BrowserClient:
         self.focus = 0
 
     def nodes(self, boxes: bool = False) -> list[Node]:
-        records = self.page.evaluate(self.digest_js, [boxes])
+        self._title, records = self.page.evaluate(self.digest_js, [boxes])
         self._nodes = [
             Node(gid, role, text, value, tuple(options), depth, tuple(box) if box else None)
             for gid, role, text, value, options, depth, box in records

@@ -95,7 +95,7 @@ DIGEST_JS = """
     for (const child of el.children) walk(child, shown ? depth + 1 : depth);
   };
   walk(document.body, 0);
-  return out;
+  return [document.title, out];
 }
 """
 

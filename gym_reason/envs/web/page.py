@@ -229,7 +229,8 @@ DIGEST_JS = """
     }
     out.push([gid, role, text, value, options, parseInt(el.dataset.depth || '0'), box]);
   }
-  return out;
+  return [document.title, out];
 }
 """
-"""Reads the shop page's digest records out of the live DOM: typed values, selected options and boxes as they are."""
+"""Reads the shop page's title and digest records out of the live DOM: typed values, selected options and boxes
+as they are."""

@@ -103,20 +103,15 @@ class WebShopEnv(WebEnv):
             self._rng.seed(int(self.np_random.integers(2**31)))
         self.goal = draw_goal(self.catalog, self._rng, self.split)
         self.paid = set()
-        if self.client is not None:
-            self.app.drop_session(self.sid)
-        self.sid = f"s{next(_session_ids)}"
-        self.app.new_session(self.sid)
         if self.client is None:
+            self.sid = f"s{next(_session_ids)}"  # one session id per env; each episode starts its session anew
             if self.backend == "browser":
+                assert self._hold is not None and self._server is not None
+                self._hold.context.add_cookies([{"name": "sid", "value": self.sid, "url": self._server.base_url}])
                 self.client = BrowserClient(self._hold.context, self._server.base_url, DIGEST_JS, _shop_navigates)
             else:
                 self.client = TextClient(self.app, self.sid)
-        if self.backend == "browser":
-            self._hold.context.clear_cookies()
-            self._hold.context.add_cookies([{"name": "sid", "value": self.sid, "url": self._server.base_url}])
-        else:
-            self.client.sid = self.sid
+        self.app.new_session(self.sid)
         self.client.open("/")
         return self.goal.instruction
 
