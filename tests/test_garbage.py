@@ -24,7 +24,11 @@ garbage = st.one_of(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", [s.id for s in gym_reason.list_envs()])
+@pytest.mark.parametrize(
+    "env_id",
+    # MiniWoB tasks need Chromium (~0.1 s a probe): tests/envs/web/test_browser.py throws garbage at them instead
+    [s.id for s in gym_reason.list_envs() if not s.id.startswith("gym_reason/MiniWoB-")],
+)
 def test_garbage_answers_are_scored_not_raised(env_id):
     try:
         env = gym_reason.make(env_id)
