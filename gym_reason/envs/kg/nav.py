@@ -14,7 +14,8 @@ tool                               result
 ``get_neighbors(entity, relation)`` the entities one ``relation`` edge away, as JSON
                                    ``{"entity", "relation", "neighbors"}`` (the first :data:`LIST_LIMIT`,
                                    sorted; ``"not_listed"`` counts the rest)
-``answer(entities)``               the final answer: entity names separated by ``;`` (ends the episode)
+``answer(entities)``               the final answer: entity names separated by ``;`` (ends the episode;
+                                   see :func:`answer_names`)
 =================================  ==============================================================
 
 Entity names are matched without regard to case, accents or extra spaces; an unknown entity is a tool
@@ -211,8 +212,7 @@ class KGNavEnv(ToolTaskEnv):
 
     def _score_final(self, episode: ToolEpisode, call: ToolCall) -> tuple[dict[str, float], bool, str]:
         gold = episode.task.question.answer
-        named = [part.strip() for part in call.arguments["entities"].split(ANSWER_SEPARATOR) if part.strip()]
-        given = {self.graph.lookup(part) or f"?{part}" for part in named}
+        given = answer_names(self.graph, call.arguments["entities"])
         score, precision, recall = answer_score(given, gold)
         correct = given == gold
         verdict = (
@@ -241,6 +241,27 @@ class KGNavEnv(ToolTaskEnv):
             return self.answer_format.wrap(call.to_json())
         calls = [ToolCall("get_neighbors", {"entity": e, "relation": r}).to_json() for e, r in todo]
         return "".join(f"<tool_call>{c}</tool_call>" for c in calls)
+
+
+def answer_names(graph: KnowledgeGraph, text: str) -> set[str]:
+    """The entities an answer names: parts separated by ``;``, matched as :meth:`KnowledgeGraph.lookup` does; a
+    part that names no entity but whose comma-separated pieces all do is read as those (models often list with
+    commas; "Valencia, Venezuela" stays one city). Unknown names are kept, marked with ``?``, as wrong answers.
+
+    >>> sorted(answer_names(load_graph(), "france, germany; Valencia, Venezuela; Atlantis"))
+    ['?Atlantis', 'France', 'Germany', 'Valencia, Venezuela']
+    """
+    found: set[str] = set()
+    for part in (p.strip() for p in text.split(ANSWER_SEPARATOR)):
+        if not part:
+            continue
+        name = graph.lookup(part)
+        pieces = [graph.lookup(piece) for piece in part.split(",")] if name is None and "," in part else []
+        if pieces and all(pieces):
+            found.update(p for p in pieces if p is not None)
+        else:
+            found.add(name or f"?{part}")
+    return found
 
 
 def answer_score(given: set[str] | frozenset[str], gold: frozenset[str]) -> tuple[float, float, float]:
