@@ -29,7 +29,7 @@ from gym_reason.eval.exploitability import exploitability, tabular_policy
 from gym_reason.policy import load_policy
 from gym_reason.trainer.config import load_config
 from gym_reason.trainer.loop import train
-from gym_reason.trainer.policy_eval import lm_policy_exploitability, lm_policy_table, match_against
+from gym_reason.trainer.policy_eval import evaluate_policy, lm_policy_exploitability, lm_policy_table
 
 KUHN = "gym_reason/KuhnPoker-v0"
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "selfplay_kuhn.yaml"
@@ -54,15 +54,15 @@ def main() -> None:
     env = gym_reason.make(KUHN)
     policy = load_policy(result.checkpoint)
     final = lm_policy_exploitability(policy, KUHN, env)
-    versus_random = match_against(
+    versus_random = evaluate_policy(
         policy,
         KUHN,
         lambda: gym_reason.make(KUHN),
-        "random",
+        ["random"],
         args.games,
         seed=12345,
         generator=torch.Generator().manual_seed(1),
-    )
+    )["random"]
 
     def versus_uniform(policy_fn) -> float:
         first = expected_returns(env.game, [policy_fn, uniform_policy])[0]
@@ -84,7 +84,7 @@ def main() -> None:
     print(f"uniform policy exploitability (baseline): {exploitability(env.game, uniform_policy):.4f}")
     print(f"final checkpoint exploitability:          {final:.4f}   (goal <= 0.10, stretch <= 0.05)")
     print(
-        f"final checkpoint vs random, chips/hand:   {learned_exact:+.4f} exact; {versus_random['mean_reward']:+.4f} over {args.games} sampled games (goal >= +0.10)"
+        f"final checkpoint vs random, chips/hand:   {learned_exact:+.4f} exact; {versus_random.mean_reward:+.4f} over {args.games} sampled games (goal >= +0.10)"
     )
     print(f"Nash (alpha 0) vs random, chips/hand:     {nash_exact:+.4f} exact")
     print(f"curves: {result.run_dir / 'curves.png'}")

@@ -9,23 +9,23 @@ import gym_reason
 from gym_reason.policy import load_policy
 from gym_reason.trainer.config import load_config
 from gym_reason.trainer.loop import build_policy, train
-from gym_reason.trainer.policy_eval import lm_policy_exploitability, match_against
+from gym_reason.trainer.policy_eval import evaluate_policy, lm_policy_exploitability
 
 KUHN = "gym_reason/KuhnPoker-v0"
 
 
 def _strength(policy):
     env = gym_reason.make(KUHN)
-    versus_random = match_against(
+    versus_random = evaluate_policy(
         policy,
         KUHN,
         lambda: gym_reason.make(KUHN),
-        "random",
+        ["random"],
         games=1024,
         seed=99,
         generator=torch.Generator().manual_seed(5),
-    )
-    return lm_policy_exploitability(policy, KUHN, env), versus_random["mean_reward"]
+    )["random"]
+    return lm_policy_exploitability(policy, KUHN, env), versus_random.mean_reward
 
 
 @pytest.mark.slow
