@@ -195,8 +195,9 @@ class ToolTaskEnv(gymnasium.Env):
             episode.invalid += 1
             _add(components, "invalid_action", self.weights["invalid_action"])
             lines.append(f"invalid reply: {reply.error}. Nothing ran.")
-        for call in reply.calls:
-            lines.append(f"call: {to_charset(call.to_json())}")
+        written = [call.to_json() for call in reply.calls]
+        for call, text in zip(reply.calls, written, strict=True):
+            lines.append(f"call: {to_charset(text)}")
             if self._tool_table[call.name].final:
                 scored, correct, verdict = self._score_final(episode, call)
                 for name, value in scored.items():
@@ -228,7 +229,7 @@ class ToolTaskEnv(gymnasium.Env):
             episode.ending = f"--- Episode over: {'correct' if episode.correct else 'not correct'} ---"
         reward = sum(components.values())
         info = self._info()
-        parsed = None if not reply.ok else "\n".join(c.to_json() for c in reply.calls)
+        parsed = "\n".join(written) if reply.ok else None
         info.update({INVALID_ACTION: not reply.ok, PARSED_ACTION: parsed, REWARD_COMPONENTS: components})
         if terminated or truncated:
             episode.done = True

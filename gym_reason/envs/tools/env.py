@@ -165,12 +165,10 @@ class ToolUseEnv(ToolTaskEnv):
                 best = (fraction, gain, i)
         if best is None:
             return {"extra_call": self.weights["extra_call"]}
-        i = best[2]
+        fraction, _gain, i = best
         gold = task.gold_calls[i]
         keys = set(gold.arguments) | set(call.arguments)
         jaccard = len(set(gold.arguments) & set(call.arguments)) / len(keys) if keys else 1.0
-        right = sum(t.values_match(call.name, k, call.arguments.get(k), v) for k, v in gold.arguments.items())
-        fraction = right / len(gold.arguments) if gold.arguments else 1.0
         components = {}
         if not credit.named[i]:
             credit.named[i] = True

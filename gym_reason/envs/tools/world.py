@@ -157,6 +157,7 @@ _BINARY: Mapping[type, Callable[[Any, Any], Any]] = {
 _MAX_MAGNITUDE = 1e15
 
 
+@functools.lru_cache(maxsize=4096)
 def evaluate(expression: str) -> float:
     """The value of an arithmetic expression: numbers, ``+ - * / % **`` and parentheses, nothing else
     (no names, calls or attributes: the calculator cannot reach anything outside itself).
