@@ -69,6 +69,11 @@ class Leaderboard(BaseModel):
     rows: list[RatingRow]
     win_rates: dict[str, dict[str, float | None]]
     results: list[PairResult]
+    exploitability: dict[str, float | None] = Field(default_factory=dict)
+    """Exact exploitability (NashConv / 2, what a best response wins per game) of each agent, for games
+    whose tree is walked in full (:mod:`gym_reason.eval.agent_policy`); ``None`` for an agent that cannot
+    report its move probabilities (a served model); empty for other games. Beside the ratings it says how
+    much a best response takes from an agent, not only how it fares against this pool."""
 
     @field_validator("name")
     @classmethod
@@ -101,11 +106,13 @@ def build_leaderboard(
     name: str | None = None,
     title: str | None = None,
     provenance: Mapping[str, JsonValue] | None = None,
+    exploitability: Mapping[str, float | None] | None = None,
 ) -> Leaderboard:
     """A :class:`Leaderboard` for ``ratings`` (from :func:`~gym_reason.eval.ratings.rate_tournament` on ``results``).
 
     ``name`` (the file stem) defaults to :func:`file_name_for` ``game``; pass the
     env's alias for short names. ``title`` defaults to ``"<game> leaderboard"``.
+    ``exploitability`` gives agents' exact exploitability (a column of the table), where known.
 
     >>> from gym_reason.eval.ratings import rate_tournament
     >>> results = [PairResult(a="nash", b="random", wins=70, losses=30)]
@@ -133,6 +140,7 @@ def build_leaderboard(
         rows=ratings.rows,
         win_rates=win_rate_matrix(results, agents),
         results=results,
+        exploitability=dict(exploitability or {}),
     )
 
 
@@ -148,13 +156,19 @@ def render_markdown(board: Leaderboard) -> str:
         f"Game `{board.game}`, {len(board.rows)} agents, created {board.created.isoformat()}, "
         f"gym-reason {board.version}.",
         "",
-        f"| Rank | Agent | Elo ({percent} CI) | openskill ordinal | {unit.capitalize()} | Score rate |",
-        "|---:|---|---:|---:|---:|---:|",
+    ]
+    exploitable = board.exploitability
+    column = " Exploitability |" if exploitable else ""
+    lines += [
+        f"| Rank | Agent | Elo ({percent} CI) | openskill ordinal |{column} {unit.capitalize()} | Score rate |",
+        "|---:|---|---:|---:|" + ("---:|" if exploitable else "") + "---:|---:|",
     ]
     for row in board.rows:
+        value = exploitable.get(row.name)
+        cell = (" — |" if value is None else f" {value:.4f} |") if exploitable else ""
         lines.append(
             f"| {row.rank} | {_cell(row.name)} | {row.elo:.0f} [{row.elo_low:.0f}, {row.elo_high:.0f}] "
-            f"| {row.openskill_ordinal:.1f} | {row.games} | {row.score_rate:.3f} |"
+            f"| {row.openskill_ordinal:.1f} |{cell} {row.games} | {row.score_rate:.3f} |"
         )
     names = [row.name for row in board.rows]
     lines += [
@@ -186,6 +200,12 @@ def render_markdown(board: Leaderboard) -> str:
         f"- openskill: {method.openskill_model}, mu and sigma after every game once in an order shuffled with "
         f"seed {method.seed}; ordinal = mu − 3·sigma.",
     ]
+    if exploitable:
+        lines.append(
+            "- Exploitability: exact, NashConv / 2 (the mean over seats of what a best response wins per game "
+            "against the agent), from the agent's move probabilities at every information state; — where the "
+            "agent cannot report them (a served model). 0 is a Nash equilibrium."
+        )
     for key, value in board.provenance.items():
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         lines.append(f"- {_cell(key)}: {_cell(shown)}")

@@ -28,6 +28,7 @@ import gym_reason
 from gym_reason import registry
 from gym_reason.agents.base import Agent, fixed_agent_names, make_agent
 from gym_reason.core import Outcome, derive_seed
+from gym_reason.eval.agent_policy import agent_exploitability, exploitability_unsupported_reason
 from gym_reason.eval.engine import Episode, ProgressHook
 from gym_reason.eval.evaluation import play_matchups
 from gym_reason.eval.leaderboard import Leaderboard, build_leaderboard
@@ -144,4 +145,20 @@ def tournament(
         "failed_games": len(failed_records),
         "command": list(command) if command is not None else None,
     }
-    return build_leaderboard(full_id, played, ratings, name=name, provenance=provenance)
+    exploitability = pool_exploitability(probe, {spec: built[spec] for spec in specs})
+    return build_leaderboard(
+        full_id, played, ratings, name=name, provenance=provenance, exploitability=exploitability or None
+    )
+
+
+def pool_exploitability(env: Any, agents: dict[str, Agent]) -> dict[str, float | None]:
+    """Each agent's exact exploitability on ``env``'s game (the leaderboard's column): empty when the game
+    cannot be solved exactly, ``None`` for an agent that cannot report move probabilities (a served model)."""
+    if exploitability_unsupported_reason(env) is not None:
+        return {}
+    return {
+        spec: agent_exploitability(agent, env, spec).exploitability
+        if callable(getattr(agent, "action_probabilities", None))
+        else None
+        for spec, agent in agents.items()
+    }

@@ -97,3 +97,32 @@ def test_ratings_and_results_must_name_the_same_agents() -> None:
     ratings = rate_tournament(RESULTS[:1], resamples=0)
     with pytest.raises(ValueError, match="always"):
         build_leaderboard("gym_reason/KuhnPoker-v0", RESULTS, ratings)
+
+
+def test_exploitability_is_a_column_beside_the_ratings(tmp_path: Path) -> None:
+    ratings = rate_tournament(RESULTS, resamples=0)
+    board = build_leaderboard("gym_reason/KuhnPoker-v0", RESULTS, ratings, name="kuhn_poker",
+                              exploitability={"nash": 0.0, "random": 0.4583, "always|bet": None})  # fmt: skip
+    text = render_markdown(board)
+    header = next(line for line in text.splitlines() if line.startswith("| Rank"))
+    assert header.split("|")[5].strip() == "Exploitability"
+    rows = [line for line in text.splitlines() if line[:3] in ("| 1", "| 2", "| 3")]
+    assert [row.split(" | ")[4] for row in rows] == ["0.0000", "0.4583", "—"]  # nash, random, always|bet by rank
+    assert "always\\|bet" in rows[2]
+    assert "NashConv / 2" in text
+    assert read_leaderboard(write_leaderboard(board, tmp_path)["json"]).exploitability == board.exploitability
+
+
+def test_a_board_without_exploitability_has_no_such_column() -> None:
+    board = build_leaderboard("g", RESULTS, rate_tournament(RESULTS, resamples=0), name="g")
+    assert board.exploitability == {} and "Exploitability" not in render_markdown(board)
+    old = json.loads(board.model_dump_json())
+    del old["exploitability"]  # a file written before the column existed still reads
+    assert Leaderboard.model_validate(old).exploitability == {}
+
+
+def test_shipped_kuhn_leaderboard_shows_exact_exploitability() -> None:
+    board = read_leaderboard(Path(__file__).resolve().parents[2] / "leaderboards" / "kuhn_poker.json")
+    assert board.exploitability["fixed:nash"] == pytest.approx(0.0, abs=1e-9)
+    assert board.exploitability["random"] == pytest.approx(11 / 24)  # uniform play in Kuhn Poker (OpenSpiel's value)
+    assert "Exploitability" in render_markdown(board)

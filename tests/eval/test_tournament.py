@@ -50,12 +50,15 @@ def test_tic_tac_toe_ratings_rank_the_known_order() -> None:
     assert middle.elo_low > worst.elo_high  # random is separated from both, not just ranked below
     assert board.win_rates["fixed:minimax"]["fixed:heuristic"] > 0.5  # mostly draws, but minimax never loses
     assert board.win_rates["random"]["fixed:minimax"] == 0.0  # minimax never loses a game, so never a deal
+    assert board.exploitability == {}  # no exact exploitability for a game it does not solve
 
 
 def test_kuhn_nash_is_never_beaten_per_deal_on_average() -> None:
     board = tournament("kuhn_poker", ["fixed:always_check", "random", "fixed:nash"], games=1000, seed=1)
     assert board.rows[0].name == "fixed:nash" and board.rows[-1].name == "fixed:always_check"
     assert all(board.win_rates["fixed:nash"][other] > 0.5 for other in ("random", "fixed:always_check"))
+    # Beside the ratings, what a best response takes from each (exact, whatever the games drew).
+    assert board.exploitability == pytest.approx({"fixed:nash": 0.0, "random": 11 / 24, "fixed:always_check": 1.0})
 
 
 def test_a_tournament_where_every_game_fails_says_why() -> None:
