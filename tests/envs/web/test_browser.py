@@ -4,14 +4,18 @@ no browser, driver or server process outlives the envs."""
 from __future__ import annotations
 
 import gc
+import json
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gym_reason.checker import check_env
 from gym_reason.core import INVALID_ACTION, OUTCOME, Outcome
 from gym_reason.envs.web import browser, server
+from gym_reason.envs.web.actions import ACTIONS
 from gym_reason.envs.web.base import SCREENSHOT
 from gym_reason.envs.web.miniwob import TASKS, MiniWoBEnv
 from gym_reason.envs.web.oracles import RandomWebAgent, ShopOracle, act, miniwob_oracle, read_page
@@ -99,6 +103,30 @@ def test_miniwob_is_deterministic_under_a_seed_and_garbage_is_scored():
             obs, reward, terminated, _tr, info = env.step(reply)
             assert info[INVALID_ACTION] is True and reward == -0.05 and not terminated
             assert "Error: " in obs
+    finally:
+        env.close()
+
+
+def test_garbage_never_raises_in_miniwob():
+    """Hypothesis throws text and JSON-ish replies at a MiniWoB task mid-episode: scored, never raised."""
+    require_browser()
+    env = MiniWoBEnv("click-checkboxes", max_turns=500)
+    fields = st.sampled_from(["action", "id", "text", "option", "key", "x", "submit"])
+    values = st.integers(-5, 40) | st.text(max_size=6) | st.sampled_from(ACTIONS) | st.booleans()
+    replies = st.text(max_size=60) | st.dictionaries(fields, values, max_size=4).map(json.dumps)
+
+    @settings(max_examples=80, deadline=None, database=None, derandomize=True)
+    @given(reply=replies)
+    def probe(reply: str) -> None:
+        if env.done:
+            env.reset(seed=0)
+        obs, reward, _terminated, _truncated, info = env.step(reply)
+        assert isinstance(obs, str) and isinstance(reward, float)
+        assert info[INVALID_ACTION] is ("Error: " in obs)
+
+    try:
+        env.reset(seed=0)
+        probe()
     finally:
         env.close()
 
