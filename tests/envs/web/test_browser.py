@@ -66,6 +66,25 @@ def test_the_twin_and_the_browser_agree_on_50_seeded_action_sequences(shop):
     assert compared >= 250 and 0 < invalid < compared / 2
 
 
+def test_the_twin_encodes_typed_text_as_chromium_does(shop):
+    """Form encoding (Chromium keeps ``*`` and encodes ``~``), escapes, long text, Enter and go_back."""
+    twin = WebShopEnv(backend="text", split="test")
+    texts = ['a~b*c é ü & = + % # ? / "quote" <tag>', "  spaced   out  ", "☃ snow\tman\nnew", "x" * 250, "100%"]
+    for seed, text in enumerate(texts):
+        shop.reset(seed=seed)
+        twin.reset(seed=seed)
+        for action in [
+            act("type", id=2, text=text, submit=True),
+            act("click", id=5),
+            act("go_back"),
+            act("type", id=2, text=text),
+            act("press", key="Enter"),
+            act("click", id=18),
+        ]:
+            expected, got = shop.step(action), twin.step(action)
+            assert got[:4] == expected[:4] and got[4] == expected[4], (text, action, expected[0], got[0])
+
+
 def test_the_oracle_completes_20_held_out_shop_tasks_in_the_browser(shop):
     for seed in range(100, 120):
         shop.reset(seed=seed)
