@@ -382,6 +382,8 @@ class GuardedConnection:
             raise QueryError(f"{exc}; send one SELECT statement per call") from None
         except sqlite3.Error as exc:
             raise QueryError(self._explain(exc)) from None
+        except ValueError as exc:  # text SQLite cannot take: a lone surrogate (JSON "\ud800"), a NUL
+            raise QueryError(f"the query is not valid text: {exc}") from None
         finally:
             if cursor is not None:
                 cursor.close()

@@ -194,6 +194,17 @@ def test_exploring_tools_and_their_errors():
     assert reward == -0.05 and "read-only" in obs and info["invalid_action"] is False
 
 
+def test_text_sqlite_cannot_take_is_a_tool_error_not_a_crash():
+    env = TextToSQLEnv()
+    env.reset(seed=0)
+    for query in ("SELECT '\\ud800'", "SELECT 1\\u0000"):  # JSON escapes: a lone surrogate, a NUL
+        reply = '[{"name": "run_query", "arguments": {"query": "' + query + '"}}]'
+        obs, *_, info = env.step(reply)
+        assert info["invalid_action"] is False and info[REWARD_COMPONENTS] == {"tool_error": -0.05}, obs[-200:]
+    *_, info = env.step('[{"name": "submit", "arguments": {"query": "SELECT \'\\udfff\'"}}]')
+    assert info[REWARD_COMPONENTS]["execution"] == 0.0
+
+
 def test_determinism_and_snapshot_restore():
     a, b = TextToSQLEnv(split="test"), TextToSQLEnv(split="test")
     for seed in range(5):
