@@ -125,3 +125,14 @@ def test_train_on_a_code_env_checkpoints_resumes_and_evaluates_held_out(env, tmp
     name = gym_reason.registry.resolve_id(env).rpartition("/")[2]
     assert 0 <= lines[-1][f"eval/{name}/success_rate"] <= lines[-1][f"eval/{name}/success_rate_high"]
     assert lines[-1][f"eval/{name}/turns_per_episode"] >= 1
+
+
+def test_every_shipped_config_loads_and_names_registered_envs():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+    assert any(p.name == "train_code_interpreter.yaml" for p in configs)
+    assert any(p.name == "train_code_tests.yaml" for p in configs)
+    for path in configs:
+        config = load_config(path)
+        assert all(gym_reason.registry.resolve_id(game) for game in config.games), path
