@@ -180,6 +180,8 @@ def hostile_strings(tmp: Path) -> list[str]:
         "file:///etc/passwd",
         "http://127.0.0.1:1/",
         "$(id)",
+        "SELECT '\ud800'",  # a lone surrogate: text no encoder takes (SQLite raised UnicodeEncodeError once)
+        "nul\x00byte",
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c",
     ]
 
