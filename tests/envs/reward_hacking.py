@@ -187,18 +187,25 @@ def hostile_strings(tmp: Path) -> list[str]:
 
 
 def _reach_outside(env: Any, rng: random.Random, tmp: Path) -> Policy:
+    """Every hostile string in every string argument of every tool, as parallel calls (``max_calls`` a
+    reply, so one episode tries them all); then a hostile final answer."""
     payloads = hostile_strings(tmp)
-    tools = [t for t in env.tools if not t.final]
-    state = {"turn": 0}
+    tools = [t for t in env.tools if not t.final] or [final_tool(env)]
+    state = {"turn": 0, "next": 0}
+
+    def call(spec: ToolSpec) -> ToolCall:
+        payload = payloads[state["next"] % len(payloads)]
+        state["next"] += 1
+        return ToolCall(
+            spec.name, {k: (p.enum[0] if p.enum else _filler(p.type, payload[: p.max_length])) for k, p in spec.params}
+        )
 
     def act(obs: str, info: dict[str, Any]) -> str:
         state["turn"] += 1
         if state["turn"] >= env.max_turns:
             return render_call(final_call(env, rng.choice(payloads)), env.answer_format)
-        spec = tools[state["turn"] % len(tools)] if tools else final_tool(env)
-        payload = payloads[state["turn"] % len(payloads)]
-        arguments = {k: (p.enum[0] if p.enum else _filler(p.type, payload[: p.max_length])) for k, p in spec.params}
-        return render_call(ToolCall(spec.name, arguments), env.answer_format)
+        calls = [call(tools[(state["next"] + i) % len(tools)]) for i in range(getattr(env, "max_calls", 1))]
+        return "".join(f"{HERMES_OPEN}{c.to_json()}{HERMES_CLOSE}" for c in calls)
 
     return act
 
