@@ -51,7 +51,11 @@ def main() -> None:
     print(f"{args.games} games per row (seeds 0..{args.games - 1})")
     print(f"{'env':<26} {'split':<6} {'questions':>9} {'log2(n)':>8} {'excess':>7} {'win':>5} {'return':>7} "
           f"{'random win':>10} {'random return':>13}")  # fmt: skip
-    for env_id in ("gym_reason/TwentyQuestionsEasy-v0", "gym_reason/TwentyQuestionsHard-v0"):
+    for env_id in (
+        "gym_reason/TwentyQuestionsEasy-v0",
+        "gym_reason/TwentyQuestionsHard-v0",
+        "gym_reason/TwentyQuestionsCities-v0",
+    ):
         for split in ("train", "test"):
             halving = play(env_id, split, "fixed:halving", args.games)
             rand = play(env_id, split, "random", args.games)

@@ -66,7 +66,7 @@ register(
     id="gym_reason/TwentyQuestions-v0",
     entry_point="gym_reason.envs.kg.twenty_questions:TwentyQuestionsEnv",
     alias="twenty_questions",
-    description="find a secret country with yes/no questions the knowledge graph answers, then one guess",
+    description="find a secret country or city with yes/no questions the knowledge graph answers, then one guess",
 )
 register(
     id="gym_reason/TwentyQuestionsEasy-v0",
@@ -79,6 +79,12 @@ register(
     entry_point="gym_reason.envs.kg.twenty_questions:TwentyQuestionsEnv",
     kwargs={"difficulty": 2},
     description="TwentyQuestions among all the split's countries (113 train, 139 test)",
+)
+register(
+    id="gym_reason/TwentyQuestionsCities-v0",
+    entry_point="gym_reason.envs.kg.twenty_questions:TwentyQuestionsEnv",
+    kwargs={"difficulty": 3},
+    description="TwentyQuestions among the split's cities of a million people or more (278 train, 282 test)",
 )
 register(
     id="gym_reason/WebShop-v0",

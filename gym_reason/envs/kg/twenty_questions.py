@@ -1,28 +1,31 @@
-"""``gym_reason/TwentyQuestions-v0``: find a secret country by yes/no questions the graph answers exactly.
+"""``gym_reason/TwentyQuestions-v0``: find a secret country or city by yes/no questions the graph answers exactly.
 
-Entity-Deduction Arena, offline: the env holds a secret country of the knowledge graph
+Entity-Deduction Arena, offline: the env holds a secret entity of the knowledge graph
 (:mod:`gym_reason.envs.kg.graph`); the candidates are listed in the task (level 1: the split's countries of
-one continent, named in the task; level 2: all the split's countries, see below). The model calls two tools, as
-:mod:`gym_reason.envs.tool_calls` documents:
+one continent, named in the task; level 2: all the split's countries; level 3: the split's cities of a million
+people or more; see below for the splits). The model calls two tools, as :mod:`gym_reason.envs.tool_calls`
+documents:
 
 * ``ask(question)``: a yes/no question in one of these forms (case and a trailing ``?`` are free),
   answered from the graph by the env, never by a model:
 
   ====================================  ===================================================
-  form                                  yes when the secret country ...
+  form                                  yes when the secret ...
   ====================================  ===================================================
-  ``continent = Europe``                lies on that continent
-  ``borders Germany``                   shares a land border with that country
-  ``currency = Euro (EUR)``             uses that currency (``currency = EUR`` also reads)
-  ``language = lang:de``                lists that language (``language = de`` also reads)
+  ``continent = Europe``                lies on that continent (``in Europe`` also reads)
+  ``currency = Euro (EUR)``             (or its country) uses that currency (``currency = EUR`` also reads)
+  ``language = lang:de``                (or its country) lists that language (``language = de`` also reads)
   ``population > 50 million``           has more people (``<`` too; a number, optionally
                                         with ``thousand``, ``million`` or ``billion``)
-  ``area > 100000``                     has a larger area in km2 (``<`` too)
-  ``neighbours > 3``                    borders more countries (``<`` and ``=`` too)
+  ``borders Germany``                   a country: shares a land border with that country
+  ``area > 100000``                     a country: has a larger area in km2 (``<`` too)
+  ``neighbours > 3``                    a country: borders more countries (``<`` and ``=`` too)
+  ``in China``                          a city: lies in that country (``country = China`` also reads)
+  ``capital``                           a city: is a country's capital (``is it a capital`` also reads)
   ====================================  ===================================================
 
-  A question in no such form, or naming an entity the graph lacks, is a tool error (no answer, no
-  question spent). At most ``max_questions`` (20) questions are answered.
+  A question in no such form, of the other kind of secret, or naming an entity the graph lacks, is a tool
+  error (no answer, no question spent). At most ``max_questions`` (20) questions are answered.
 * ``guess(entity)``: the one guess; it ends the game, won if it names the secret.
 
 Rewards (``info["reward_components"]``; every weight is a constructor ``weights`` entry):
@@ -46,12 +49,11 @@ which reads the secret), and the information gain ranks questions by how well th
 The fixed agent ``fixed:halving`` (:class:`HalvingAgent`) asks the question that splits the candidates
 most evenly, and guesses when one is left.
 
-``split="test"`` plays over a held-out half of the countries, ``"train"`` (default) over the other half
-(:func:`~gym_reason.envs.kg.questions.split_of` with ``held_out=2``: 113 and 139 countries, games of about
-one size): the
-candidates a game lists are its split's countries (on its continent, at level 1), and the secret is one of
-them, uniformly. The prior the information gain assumes is then the true one, and no guess is better than
-another before a question.
+``split="test"`` plays over a held-out half of the countries and of the big cities, ``"train"`` (default)
+over the other half (:func:`~gym_reason.envs.kg.questions.split_of` with ``held_out=2`` of the ISO code or the
+city's name: 113 and 139 countries, 278 and 282 cities, games of about one size): the candidates a game lists
+are its split's, and the secret is one of them, uniformly. The prior the information gain assumes is then the
+true one, and no guess is better than another before a question.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ from gym_reason.envs.tools.base import TaskRules, ToolEpisode, ToolTaskEnv
 
 GAME_NAME = "twenty_questions"
 ALL = "all countries"
+CITIES = "cities of a million people or more"
+BIG_CITY = 1_000_000
 MAX_QUESTIONS = 20
 HELD_OUT = 2
 """About one country in ``HELD_OUT`` belongs to the test split (half: the two splits' games are of about one size)."""
@@ -107,6 +111,8 @@ _UNITS = {"": 1, "thousand": 10**3, "million": 10**6, "billion": 10**9}
 _NUMBER = r"(\d[\d,_]*(?:\.\d+)?)\s*(thousand|million|billion)?"
 _FORMS = (
     ("continent", re.compile(r"continent\s*(?:=|is)\s*(.+)", re.I)),
+    ("country", re.compile(r"(?:in\s+|country\s*(?:=|is)\s*)(.+)", re.I)),
+    ("capital", re.compile(r"(?:is\s+(?:it\s+)?(?:a\s+)?)?capital", re.I)),
     ("borders", re.compile(r"borders\s+(.+)", re.I)),
     ("currency", re.compile(r"currency\s*(?:=|is)\s*(.+)", re.I)),
     ("language", re.compile(r"language\s*(?:=|is)\s*(.+)", re.I)),
@@ -115,6 +121,25 @@ _FORMS = (
     ("neighbours", re.compile(r"neighbou?rs\s*([<>=])\s*(\d{1,3})", re.I)),
 )
 _REFERENCE = {"continent": "continent", "borders": "borders", "currency": "currency", "language": "language"}
+"""The relation of a country that answers each attribute naming an entity."""
+_CITY_REFERENCE = {"continent": ("city_continent",), "country": ("country",), "currency": ("country", "currency"),
+                   "language": ("country", "language")}  # fmt: skip
+"""The relation path from a city that answers each attribute naming an entity (a city's currency is its country's)."""
+_REFERENCE_KIND = {"continent": "continent", "borders": "country", "country": "country", "currency": "currency",
+                   "language": "language"}  # fmt: skip
+ATTRIBUTES = {
+    "country": ("continent", "borders", "currency", "language", "population", "area", "neighbours"),
+    "city": ("continent", "country", "currency", "language", "capital", "population"),
+}
+"""The questions that apply to a secret of each kind."""
+FORMS = {
+    "country": "'continent = Europe', 'borders Germany', 'currency = Euro (EUR)', 'language = lang:de', "
+    "'population > 50 million' (or <), 'area > 100000' (km2, or <), 'neighbours > 3' (how many countries it borders; "
+    "or < or =)",
+    "city": "'continent = Asia', 'in China' (the city's country), 'currency = Yuan Renminbi (CNY)', "
+    "'language = lang:zh' (its country's), 'capital' (is it a country's capital), 'population > 5 million' (or <)",
+}
+"""The question forms a task lists, by the kind of its secret."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,24 +155,39 @@ class Predicate:
         """The canonical question, e.g. ``continent = Europe`` or ``population > 50000000``."""
         if self.attribute == "borders":
             return f"borders {self.value}"
+        if self.attribute == "country":
+            return f"in {self.value}"
+        if self.attribute == "capital":
+            return "capital"
         value = f"{self.value:.15g}" if isinstance(self.value, float) else self.value
         return f"{self.attribute} {self.op} {value}"
 
-    def holds(self, graph: KnowledgeGraph, country: str) -> bool:
+    def holds(self, graph: KnowledgeGraph, entity: str) -> bool:
+        """Whether the answer is yes for the country or city ``entity`` (no for a question of the other kind)."""
+        kind = graph.entities[entity].kind
+        if self.attribute not in ATTRIBUTES[kind]:
+            return False
+        if self.attribute == "capital":
+            return bool(graph.neighbors(entity, "capital_of"))
+        if kind == "city" and self.attribute in _CITY_REFERENCE:
+            reached = {entity}
+            for relation in _CITY_REFERENCE[self.attribute]:
+                reached = graph.follow(reached, relation)
+            return self.value in reached
         if self.attribute in _REFERENCE:
-            return self.value in graph.neighbors(country, _REFERENCE[self.attribute])
-        number = number_of(graph, self.attribute, country)
+            return self.value in graph.neighbors(entity, _REFERENCE[self.attribute])
+        number = number_of(graph, self.attribute, entity)
         assert isinstance(self.value, float)
         return (
             number > self.value if self.op == ">" else number < self.value if self.op == "<" else number == self.value
         )
 
 
-def number_of(graph: KnowledgeGraph, attribute: str, country: str) -> float:
-    """The country's ``population``, ``area`` (km2) or ``neighbours`` (the number of countries it borders)."""
+def number_of(graph: KnowledgeGraph, attribute: str, name: str) -> float:
+    """A country's or city's ``population``, a country's ``area`` (km2) or ``neighbours`` (how many it borders)."""
     if attribute == "neighbours":
-        return float(len(graph.neighbors(country, "borders")))
-    entity = graph.entities[country]
+        return float(len(graph.neighbors(name, "borders")))
+    entity = graph.entities[name]
     return float((entity.population if attribute == "population" else entity.area_km2) or 0)
 
 
@@ -164,21 +204,26 @@ def parse_question(graph: KnowledgeGraph, text: str) -> Predicate:
         match = form.fullmatch(question)
         if match is None:
             continue
-        if attribute in _REFERENCE:
-            return Predicate(attribute, "=", _reference(graph, attribute, match.group(1).strip()))
+        if attribute == "capital":
+            return Predicate(attribute, "=", "yes")
+        if attribute in _REFERENCE_KIND:
+            value = match.group(1).strip()
+            if attribute == "country" and (name := graph.lookup(value)) and graph.entities[name].kind == "continent":
+                return Predicate("continent", "=", name)  # "in Europe"
+            return Predicate(attribute, "=", _reference(graph, attribute, value))
         op = match.group(1)
         number = float(match.group(2).replace(",", "").replace("_", ""))
         return Predicate(
             attribute, op, number * _UNITS[(match.group(3) or "").lower()] if len(match.groups()) > 2 else number
         )
     raise ToolError(
-        f"cannot read the question {text[:100]!r}; ask in one of the forms 'continent = Europe', 'borders Germany', "
-        "'currency = Euro (EUR)', 'language = lang:de', 'population > 50 million', 'area < 100000', 'neighbours = 3'"
+        f"cannot read the question {text[:100]!r}; ask in one of the forms the task lists: about a country "
+        f"{FORMS['country']}; about a city {FORMS['city']}"
     )
 
 
 def _reference(graph: KnowledgeGraph, attribute: str, text: str) -> str:
-    kind = {"continent": "continent", "borders": "country", "currency": "currency", "language": "language"}[attribute]
+    kind = _REFERENCE_KIND[attribute]
     name = graph.lookup(text)
     if name is None and kind == "currency":
         name = _currency_codes(graph).get(text.upper())
@@ -195,21 +240,33 @@ def _currency_codes(graph: KnowledgeGraph) -> dict[str, str]:
 
 
 class Universe:
-    """The candidate countries of a game (a split's countries, on one continent or all), with every question's
-    answer as a bitmask over them (bit ``i``: ``candidates[i]``), computed once and cached."""
+    """The candidates of a game, with every question's answer as a bitmask over them (bit ``i``:
+    ``candidates[i]``), computed once and cached: a split's countries on one continent (``name`` is the
+    continent), all of them (:data:`ALL`), or its cities of a million people or more (:data:`CITIES`; cities are
+    split by a hash of their own name, since a third of them lie in two countries)."""
 
     def __init__(self, graph: KnowledgeGraph, name: str, split: str) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
         self.graph, self.name, self.split = graph, name, split
-        self.candidates: tuple[str, ...] = tuple(
-            c
-            for c in graph.by_kind["country"]
-            if split_of(graph.entities[c].code, HELD_OUT) == split
-            and (name == ALL or name in graph.neighbors(c, "continent"))
-        )
+        self.kind = "city" if name == CITIES else "country"
+        if self.kind == "city":
+            # Two cities of one country with one population (Jos and Sokoto) no question could tell apart: the
+            # first by name stays. Cities are split by their own name: big cities crowd into a few countries.
+            found: dict[tuple[tuple[str, ...], int | None], str] = {}
+            for c in graph.by_kind["city"]:
+                if (graph.entities[c].population or 0) >= BIG_CITY and split_of(c, HELD_OUT) == split:
+                    found.setdefault((graph.neighbors(c, "country"), graph.entities[c].population), c)
+            self.candidates: tuple[str, ...] = tuple(sorted(found.values()))
+        else:
+            self.candidates = tuple(
+                c
+                for c in graph.by_kind["country"]
+                if split_of(graph.entities[c].code, HELD_OUT) == split
+                and (name == ALL or name in graph.neighbors(c, "continent"))
+            )
         if not self.candidates:
-            raise ValueError(f"no country of split {split!r} lies on {name!r}")
+            raise ValueError(f"no country or city of split {split!r} is in {name!r}")
         self.index = {c: i for i, c in enumerate(self.candidates)}
         self.full = (1 << len(self.candidates)) - 1
         self._masks: dict[Predicate, int] = {}
@@ -236,16 +293,31 @@ class Universe:
     @functools.cached_property
     def questions(self) -> tuple[Predicate, ...]:
         """Every question worth asking about these candidates, in a fixed order (what :class:`HalvingAgent` picks
-        from): each continent, neighbour, currency and language any candidate has, and every threshold between
-        two candidates' populations, areas and neighbour counts."""
+        from): each continent, neighbour (country), currency and language any candidate has, and every threshold
+        between two candidates' populations, areas and neighbour counts; for cities, each continent, country,
+        currency and language, whether it is a capital, and the population thresholds."""
         graph, found = self.graph, []
-        for attribute, relation in _REFERENCE.items():
-            values = sorted({v for c in self.candidates for v in graph.neighbors(c, relation)})
-            found += [Predicate(attribute, "=", v) for v in values]
-        for attribute in ("population", "area", "neighbours"):
-            numbers = sorted({number_of(graph, attribute, c) for c in self.candidates})
-            found += [Predicate(attribute, ">", v) for v in numbers[:-1]]
+        for attribute in ATTRIBUTES[self.kind]:
+            if attribute == "capital":
+                found.append(Predicate("capital", "=", "yes"))
+            elif attribute in _REFERENCE_KIND:
+                kind = _REFERENCE_KIND[attribute]
+                values = sorted({v for c in self.candidates for v in _values(graph, attribute, c)})
+                found += [Predicate(attribute, "=", v) for v in values if graph.entities[v].kind == kind]
+            else:
+                numbers = sorted({number_of(graph, attribute, c) for c in self.candidates})
+                found += [Predicate(attribute, ">", v) for v in numbers[:-1]]
         return tuple(found)
+
+
+def _values(graph: KnowledgeGraph, attribute: str, name: str) -> frozenset[str]:
+    """The entities a country's or city's ``attribute`` names (its continent, its neighbours, its country, ...)."""
+    if graph.entities[name].kind == "city":
+        reached = frozenset({name})
+        for relation in _CITY_REFERENCE[attribute]:
+            reached = graph.follow(reached, relation)
+        return reached
+    return frozenset(graph.neighbors(name, _REFERENCE[attribute]))
 
 
 @functools.cache
@@ -280,15 +352,15 @@ class SecretTask:
 
     @property
     def statement(self) -> str:
-        candidates = universe(self.universe, self.split).candidates
-        where = "a country" if self.universe == ALL else f"a country in {self.universe}"
+        world = universe(self.universe, self.split)
+        where = {ALL: "a country", CITIES: "a city of a million people or more"}.get(
+            self.universe, f"a country in {self.universe}"
+        )
         return (
-            f"I am thinking of {where}: one of the {len(candidates)} candidates below. Find it with yes/no questions, "
-            "then guess it. Call ask(question) with a question in one of these forms: 'continent = Europe', "
-            "'borders Germany', 'currency = Euro (EUR)', 'language = lang:de', 'population > 50 million' (or <), "
-            "'area > 100000' (km2, or <), 'neighbours > 3' (how many countries it borders; or < or =). "
+            f"I am thinking of {where}: one of the {len(world.candidates)} candidates below. Find it with yes/no "
+            f"questions, then guess it. Call ask(question) with a question in one of these forms: {FORMS[world.kind]}. "
             f"At most {MAX_QUESTIONS} questions are answered. Then call guess(entity) once: it ends the game. "
-            "Candidates: " + "; ".join(candidates) + "."
+            "Candidates: " + "; ".join(world.candidates) + "."
         )
 
 
@@ -322,11 +394,12 @@ def _random_move(view: dict[str, Any], rng: random.Random) -> str:
 
 
 class TwentyQuestionsEnv(ToolTaskEnv):
-    """Twenty Questions over the knowledge graph's countries (see the module docstring).
+    """Twenty Questions over the knowledge graph's countries and cities (see the module docstring).
 
     Args:
-        difficulty: 1 (the split's countries of one continent, named in the task) or 2 (all the split's
-            countries), or a sequence of them to draw from (default both).
+        difficulty: 1 (the split's countries of one continent, named in the task), 2 (all the split's
+            countries) or 3 (the split's cities of a million people or more), or a sequence of them to draw
+            from (default all three).
         split: ``"train"`` (default) or ``"test"``: games over disjoint halves of the countries.
         max_turns: replies before the episode is truncated.
         answer_format: ``"bracket"`` (default) or ``"boxed"``: the marker around a JSON call.
@@ -338,7 +411,7 @@ class TwentyQuestionsEnv(ToolTaskEnv):
     tools: ClassVar[tuple[ToolSpec, ...]] = TOOLS
     rules: ClassVar[TaskRules] = TaskRules(GAME_NAME, _random_move)
     default_weights: ClassVar[Mapping[str, float]] = DEFAULT_WEIGHTS
-    levels: ClassVar[tuple[int, ...]] = (1, 2)
+    levels: ClassVar[tuple[int, ...]] = (1, 2, 3)
     role: ClassVar[str] = "questioner"
 
     def __init__(
@@ -370,7 +443,7 @@ class TwentyQuestionsEnv(ToolTaskEnv):
     def _draw_task(self, level: int, options: dict[str, Any]) -> tuple[SecretTask, _Progress]:
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; valid: ['difficulty']")
-        name = ALL if level == 2 else self._rng.choice(self._continents)
+        name = {2: ALL, 3: CITIES}.get(level) or self._rng.choice(self._continents)
         world = universe(name, self.split)
         task = SecretTask(self._rng.choice(world.candidates), name, self.split, level)
         return task, _Progress([], world.full)
@@ -383,6 +456,9 @@ class TwentyQuestionsEnv(ToolTaskEnv):
         if len(episode.progress.asked) >= self.max_questions:
             raise ToolError(f"all {self.max_questions} questions are used; call guess")
         predicate = parse_question(self.graph, call.arguments["question"])
+        kind = self.graph.entities[episode.task.secret].kind
+        if predicate.attribute not in ATTRIBUTES[kind]:
+            raise ToolError(f"{predicate.text!r} is not a question about a {kind}; ask one of: {FORMS[kind]}")
         yes = predicate.holds(self.graph, episode.task.secret)
         self._answer = (predicate, yes)
         return f"{'yes' if yes else 'no'} ({predicate.text})"

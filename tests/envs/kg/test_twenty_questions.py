@@ -15,6 +15,7 @@ from gym_reason.envs.kg.graph import load_graph
 from gym_reason.envs.kg.questions import split_of
 from gym_reason.envs.kg.twenty_questions import (
     ALL,
+    CITIES,
     DEFAULT_WEIGHTS,
     HELD_OUT,
     Predicate,
@@ -59,13 +60,19 @@ def play(env, seed, policy):
         ("population < 1,500,000", "population < 1500000"),
         ("area > 0.5", "area > 0.5"),
         ("neighbors = 0", "neighbours = 0"),
+        ("in japan", "in Japan"),
+        ("country = Japan", "in Japan"),
+        ("in Europe", "continent = Europe"),
+        ("is it a capital?", "capital"),
     ],
 )
 def test_the_documented_question_forms_read(text, canonical):
     assert parse_question(load_graph(), text).text == canonical
 
 
-@pytest.mark.parametrize("text", ["is it big?", "continent = Atlantis", "borders Euro (EUR)", "population > lots"])
+@pytest.mark.parametrize(
+    "text", ["is it big?", "continent = Atlantis", "borders Euro (EUR)", "population > lots", "in Atlantis"]
+)
 def test_other_questions_are_tool_errors(text):
     with pytest.raises(ToolError, match=r"not a|cannot read"):
         parse_question(load_graph(), text)
@@ -78,6 +85,24 @@ def test_the_judge_answers_from_the_graph():
     assert parse_question(graph, "population > 80 million").holds(graph, "Germany")
     assert parse_question(graph, "neighbours = 9").holds(graph, "Germany")
     assert not parse_question(graph, "continent = Asia").holds(graph, "Germany")
+    # a city: its own continent and population, its country's currency and languages
+    assert parse_question(graph, "in Japan").holds(graph, "Tokyo")
+    assert parse_question(graph, "continent = Asia").holds(graph, "Tokyo")
+    assert parse_question(graph, "currency = JPY").holds(graph, "Tokyo")
+    assert parse_question(graph, "capital").holds(graph, "Tokyo") and not parse_question(graph, "capital").holds(
+        graph, "Osaka"
+    )
+    assert parse_question(graph, "population > 5 million").holds(graph, "Tokyo")
+    assert not parse_question(graph, "capital").holds(graph, "Japan")  # a country question of the other kind: no
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_some_question_tells_every_two_candidates_apart(split):
+    env = TwentyQuestionsEnv(split=split)
+    for name in (*env._continents, ALL, CITIES):
+        world = universe(name, split)
+        answers = {tuple(m >> i & 1 for m in world.question_masks) for i in range(len(world.candidates))}
+        assert len(answers) == len(world.candidates), name
 
 
 def test_information_gain_is_the_entropy_of_the_answer_over_the_live_candidates():
@@ -104,13 +129,18 @@ def test_the_oracle_earns_the_maximum_on_100_held_out_games():
 
 
 @pytest.mark.parametrize(
-    ("env_id", "slack"), [("gym_reason/TwentyQuestionsEasy-v0", 0.6), ("gym_reason/TwentyQuestionsHard-v0", 0.3)]
+    ("env_id", "slack"),
+    [
+        ("gym_reason/TwentyQuestionsEasy-v0", 0.6),
+        ("gym_reason/TwentyQuestionsHard-v0", 0.3),
+        ("gym_reason/TwentyQuestionsCities-v0", 0.3),
+    ],
 )
 def test_halving_wins_every_game_in_about_log2_candidates_questions(env_id, slack):
     env = gym_reason.make(env_id, split="test")
     agent = make_agent("fixed:halving", env, seed=0)
     asked, bounds = [], []
-    for seed in range(100 if "Easy" in env_id else 40):
+    for seed in range(100 if "Easy" in env_id else 25):
         total, questions, info = play(env, seed, lambda obs, info: agent.act([(obs, info)])[0])
         assert info[OUTCOME] == "win"
         assert total < DEFAULT_WEIGHTS["success"]  # every question costs more than its bit pays
@@ -126,7 +156,7 @@ def test_random_play_rarely_wins():
     assert statistics.mean(totals) < 0.15
 
 
-def test_the_splits_draw_secrets_from_disjoint_countries():
+def test_the_splits_draw_secrets_from_disjoint_countries_and_cities():
     graph = load_graph()
     secrets = {}
     for split in ("train", "test"):
@@ -135,11 +165,23 @@ def test_the_splits_draw_secrets_from_disjoint_countries():
         for seed in range(200):
             env.reset(seed=seed)
             secrets[split].add(env.task.secret)
-        assert {split_of(graph.entities[s].code, HELD_OUT) for s in secrets[split]} == {split}
-        assert set(universe(ALL, split).candidates) >= secrets[split]
+        countries = {s for s in secrets[split] if graph.entities[s].kind == "country"}
+        assert {split_of(graph.entities[s].code, HELD_OUT) for s in countries} == {split}
+        assert {split_of(s, HELD_OUT) for s in secrets[split] - countries} == {split}
+        assert set(universe(ALL, split).candidates) | set(universe(CITIES, split).candidates) >= secrets[split]
     assert not secrets["train"] & secrets["test"]
     assert not set(universe(ALL, "train").candidates) & set(universe(ALL, "test").candidates)
     assert len(universe(ALL, "train").candidates) + len(universe(ALL, "test").candidates) == 252
+    assert not set(universe(CITIES, "train").candidates) & set(universe(CITIES, "test").candidates)
+
+
+def test_a_question_about_the_other_kind_of_secret_is_a_tool_error():
+    env = TwentyQuestionsEnv(difficulty=3)
+    env.reset(seed=0)
+    obs, _r, _t, _tr, info = env.step(ask("borders Germany"))
+    assert info[REWARD_COMPONENTS] == {"tool_error": DEFAULT_WEIGHTS["tool_error"]}
+    assert "not a question about a city" in obs and "'in China'" in obs
+    assert "question_cost" in env.step(ask("in China"))[4][REWARD_COMPONENTS]
 
 
 def test_bad_questions_cost_a_tool_error_and_the_question_budget_holds():
@@ -174,7 +216,7 @@ def _guess_noise(seeds: int) -> float:
     """Three standard errors of the mean return of one guess among the fewest candidates a game lists (the
     cheats that guess at once, like the baseline, are random answers: equal in expectation, not per sample)."""
     env = TwentyQuestionsEnv(split="test")
-    p = 1 / min(len(universe(c, "test").candidates) for c in (*env._continents, ALL))
+    p = 1 / min(len(universe(c, "test").candidates) for c in (*env._continents, ALL, CITIES))
     return 3 * math.sqrt(p * (1 - p) / seeds)
 
 
