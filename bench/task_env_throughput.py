@@ -41,9 +41,10 @@ ENVS = (
     "KGNavHard-v0",
     "TwentyQuestions-v0",
     "TwentyQuestionsHard-v0",
+    "TwentyQuestionsCities-v0",
 )
 """Env ids (``gym_reason/`` namespace) whose oracle play and task generation are measured."""
-BOTS = {"TwentyQuestions-v0": "fixed:halving", "TwentyQuestionsHard-v0": "fixed:halving"}
+BOTS = {f"TwentyQuestions{level}-v0": "fixed:halving" for level in ("", "Hard", "Cities")}
 """The scripted player of an env whose oracle would have to read a hidden secret (default ``fixed:oracle``)."""
 GOAL_STEPS_PER_SECOND = 2000.0
 
