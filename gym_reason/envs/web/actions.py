@@ -30,8 +30,11 @@ from gym_reason.envs.web.page import Node
 ACTIONS = ("click", "click_xy", "type", "select", "scroll", "press", "go_back", "answer")
 KEYS = ("Enter", "Escape", "PageDown", "PageUp", "Home", "End")
 DIRECTIONS = ("up", "down")
-MAX_TEXT = 200
-"""Typed text and answers are cut to this many characters (the shop's text boxes hold 200)."""
+MAX_TEXT = 100
+"""Typed text and answers are cut to this many characters (the grammar offers no longer ones)."""
+COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+"""llguidance's options for the grammar: one spelling per action, spaced as ``json.dumps`` spaces it (the parser
+reads any JSON spacing); a decoder cannot pad with whitespace, and random strings of the grammar stay short."""
 ACTION_FORMAT = (
     'Reply with one JSON action: {"action": "click", "id": N} | {"action": "type", "id": N, "text": "...", '
     '"submit": true} | {"action": "select", "id": N, "option": "..."} | {"action": "scroll", "direction": '
@@ -207,4 +210,4 @@ def action_grammar(
         x = {"type": "integer", "minimum": 0, "maximum": width - 1}
         y = {"type": "integer", "minimum": 0, "maximum": height - 1}
         choices.append(obj("click_xy", x=x, y=y))
-    return ActionGrammar.json_schema({"anyOf": choices})
+    return ActionGrammar.json_schema({"anyOf": choices, "x-guidance": COMPACT_JSON})
