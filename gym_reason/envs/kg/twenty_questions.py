@@ -78,21 +78,21 @@ CITIES = "cities of a million people or more"
 BIG_CITY = 1_000_000
 MAX_QUESTIONS = 20
 HELD_OUT = 2
-"""About one country in ``HELD_OUT`` belongs to the test split (half: the two splits' games are of about one size)."""
+"""About one country (and big city) in ``HELD_OUT`` is in the test split: the two splits' games are of about one size."""
 MIN_CANDIDATES = 8
 """A continent with fewer countries in a split is not a level-1 game of that split."""
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "ask",
-        "Ask a yes/no question about the secret country, in one of the forms the task lists "
-        "(e.g. 'continent = Europe', 'borders Germany', 'population > 50 million').",
+        "Ask a yes/no question about the secret country or city, in one of the forms the task lists "
+        "(e.g. 'continent = Europe', 'borders Germany', 'population > 50 million', 'in China').",
         (("question", Param("string", "the question in one of the listed forms", max_length=200)),),
     ),
     ToolSpec(
         "guess",
-        "Name the secret country. The one guess: it ends the game.",
-        (("entity", Param("string", "a country name exactly as the candidate list spells it", max_length=100)),),
+        "Name the secret. The one guess: it ends the game.",
+        (("entity", Param("string", "a candidate's name as the candidate list spells it", max_length=100)),),
         final=True,
     ),
 )
