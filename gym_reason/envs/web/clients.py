@@ -171,7 +171,7 @@ class BrowserClient:
     """
 
     def __init__(
-        self, context: Any, base_url: str, digest_js: str, navigates: Any, click_timeout_ms: int = 5000
+        self, context: Any, base_url: str, digest_js: str, navigates: Any, click_timeout_ms: int = 3000
     ) -> None:
         self.context, self.base_url, self.digest_js, self.navigates = context, base_url, digest_js, navigates
         self.page = context.new_page()
@@ -204,7 +204,13 @@ class BrowserClient:
         self.focus = 0
 
     def nodes(self, boxes: bool = False) -> list[Node]:
-        self._title, records = self.page.evaluate(self.digest_js, [boxes])
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            self._title, records = self.page.evaluate(self.digest_js, [boxes])
+        except PlaywrightError:  # a page script navigated on its own: read the page it went to
+            self.page.wait_for_load_state("load")
+            self._title, records = self.page.evaluate(self.digest_js, [boxes])
         self._nodes = [
             Node(gid, role, text, value, tuple(options), depth, tuple(box) if box else None)
             for gid, role, text, value, options, depth, box in records
@@ -228,6 +234,17 @@ class BrowserClient:
         self.focus = 0
 
     def perform(self, action: Action) -> None:
+        """Do ``action`` in the page; an action the browser refuses (an element that went away, one that is not
+        editable, a timeout) is a :class:`BadAction` with a fixed message (Playwright's own holds timings)."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            self._perform(action)
+        except PlaywrightError as exc:
+            target = f" [{action.id}]" if action.id else ""
+            raise BadAction(f"the browser could not {action.kind}{target} ({type(exc).__name__})") from exc
+
+    def _perform(self, action: Action) -> None:
         node = self._node(action.id) if action.id else None
         if action.kind == "click":
             assert node is not None

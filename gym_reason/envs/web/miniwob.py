@@ -127,12 +127,12 @@ def _never_navigates(node: Node, enter: bool = False) -> bool:
 class _MiniWoBClient(BrowserClient):
     """Clicks land on the element's centre whatever covers it (``force``), as MiniWoB's own clicks do."""
 
-    def perform(self, action: Action) -> None:
+    def _perform(self, action: Action) -> None:
         if action.kind == "click":
             self._locator(action.id).click(force=True, timeout=self.click_timeout_ms)
             self.focus = action.id
             return
-        super().perform(action)
+        super()._perform(action)
 
 
 class MiniWoBEnv(WebEnv):

@@ -85,6 +85,14 @@ def test_the_twin_encodes_typed_text_as_chromium_does(shop):
             assert got[:4] == expected[:4] and got[4] == expected[4], (text, action, expected[0], got[0])
 
 
+def test_an_action_the_browser_refuses_is_scored_not_raised(shop):
+    obs, _info = shop.reset(seed=0)
+    shop.client.page.evaluate("() => document.querySelector('[data-gid=\"5\"]').remove()")  # gone after the digest
+    obs, reward, terminated, _truncated, info = shop.step(act("click", id=5))
+    assert info[INVALID_ACTION] is True and reward == -0.05 and not terminated
+    assert "Error: the browser could not click [5] (TimeoutError)" in obs
+
+
 def test_the_oracle_completes_20_held_out_shop_tasks_in_the_browser(shop):
     for seed in range(100, 120):
         shop.reset(seed=seed)
