@@ -15,8 +15,8 @@
 The reply's last JSON object is read, so a model may think before it. A reply with no JSON object, an
 unknown action, a missing or ill-typed field, an id that is not on the page, an option a select does
 not have or a key outside :data:`KEYS` is an invalid action: scored, and explained in the next
-observation. :func:`action_grammar` lists exactly the valid actions of a page (ids by what they are,
-each select with its own options), so a decoder held to it writes only valid actions.
+observation. :func:`action_grammar` lists the valid actions of a page (ids by what they are, each select
+with its own options, texts as :data:`GRAMMAR_TEXT`), so a decoder held to it writes only valid actions.
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ ACTIONS = ("click", "click_xy", "type", "select", "scroll", "press", "go_back", 
 KEYS = ("Enter", "Escape", "PageDown", "PageUp", "Home", "End")
 DIRECTIONS = ("up", "down")
 MAX_TEXT = 100
-"""Typed text and answers are cut to this many characters (the grammar offers no longer ones)."""
+"""Typed text and answers are cut to this many characters."""
+GRAMMAR_TEXT = {"type": "string", "maxLength": 60, "pattern": "^[ -~]*$"}
+"""The texts the grammar offers: printable ASCII, at most 60 characters (the shop's catalog and MiniWoB's tasks
+are ASCII, and search queries are short); the parser reads any text. Short strings also keep the grammar's
+random strings (the checker plays them) cheap to draw."""
 COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 """llguidance's options for the grammar: one spelling per action, spaced as ``json.dumps`` spaces it (the parser
 reads any JSON spacing); a decoder cannot pad with whitespace, and random strings of the grammar stay short."""
@@ -177,7 +181,7 @@ def parse_action(reply: str, nodes: list[Node], screenshot: bool) -> Action:
 def action_grammar(
     nodes: list[Node], screenshot: bool, viewport: tuple[int, int], can_go_back: bool = True
 ) -> ActionGrammar:
-    """The JSON schema of exactly the valid actions on a page with digest ``nodes`` (``go_back`` only where
+    """The JSON schema of the valid actions on a page with digest ``nodes`` (``go_back`` only where
     there is a page to go back to)."""
 
     def obj(action: str, **props: dict) -> dict:
@@ -188,7 +192,7 @@ def action_grammar(
             "additionalProperties": False,
         }
 
-    text = {"type": "string", "maxLength": MAX_TEXT}
+    text = GRAMMAR_TEXT
     clickable = [n.gid for n in nodes if n.gid]
     boxes = [n.gid for n in nodes if n.gid and n.role == "textbox"]
     choices: list[dict] = []
