@@ -99,8 +99,8 @@ class WebEnv(gymnasium.Env):
         return self._observe(None), self._info()
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        if self.done:
-            raise RuntimeError("step() after the episode ended: call reset() first")
+        if self.done or self.client is None:
+            raise RuntimeError("step() after the episode ended (or the env was closed): call reset() first")
         if not isinstance(action, str):
             raise TypeError(f"action must be a str (the model's reply), got {type(action).__name__}")
         self.turn += 1

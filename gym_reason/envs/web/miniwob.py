@@ -153,6 +153,8 @@ class MiniWoBEnv(WebEnv):
     def _open(self, seed: int | None, options: dict[str, Any] | None) -> str:
         if options:
             raise ValueError(f"MiniWoB envs take no reset options, got {sorted(options)}")
+        if self._hold is None:
+            raise RuntimeError("reset() after close(): this env gave its browser context back; make a new env")
         if seed is None:
             seed = int(self.np_random.integers(2**31))
         self.client.open(f"{self.task_name}.html")
@@ -168,6 +170,8 @@ class MiniWoBEnv(WebEnv):
         return {"task": reward}, Outcome.WIN if reward > 0 else Outcome.LOSS, {"success": float(reward > 0)}
 
     def close(self) -> None:
+        """Close the context and give back this env's share of the browser (the last env's close stops it)."""
+        self.done = True
         if self._hold is not None:
             self._hold.close()
             self._hold = None

@@ -97,6 +97,8 @@ class WebShopEnv(WebEnv):
     def _open(self, seed: int | None, options: dict[str, Any] | None) -> str:
         if options:
             raise ValueError(f"WebShop-v0 takes no reset options, got {sorted(options)}")
+        if self.backend == "browser" and self._hold is None:
+            raise RuntimeError("reset() after close(): this env gave its browser context back; make a new env")
         if seed is not None:
             self._rng.seed(seed)
         elif self.goal is None:
@@ -187,6 +189,7 @@ class WebShopEnv(WebEnv):
         if self.client is not None:
             self.app.drop_session(self.sid)
             self.client = None
+            self.done = True
         if self._hold is not None:
             self._hold.close()
             self._hold = self._server = None

@@ -179,6 +179,12 @@ def test_bad_constructor_arguments_raise_with_the_valid_options():
     env = WebShopEnv()
     with pytest.raises(RuntimeError, match="call reset"):
         env.step('{"action": "go_back"}')
+    env.reset(seed=0)
+    env.close()
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step('{"action": "go_back"}')
+    with pytest.raises(ValueError, match="takes no reset options"):
+        env.reset(seed=0, options={"goal": "anything"})
 
 
 def test_registered_and_made_through_gymnasium():
