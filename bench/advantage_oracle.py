@@ -12,6 +12,9 @@ other seeds of the same policy) are credited by every estimator, through the tra
 * **bias**: the root mean square over (history, move) cells of the cell's mean estimate minus the
   exact advantage, with each cell's own sampling variance taken out (``mean^2 - var / n``), cells
   weighted by how often the batches visit them;
+* **action bias**: the same with each history's offset taken out (the visit-weighted mean error
+  of its moves): a baseline that misses ``V(h)`` shifts every move of ``h`` alike, which adds
+  variance but does not bias the policy gradient; what is left does;
 * **sd**: the standard deviation of the estimates within a cell, pooled over cells;
 * **rank corr**: Spearman's correlation of estimates and exact advantages over the turns of a
   batch, averaged over batches;
@@ -127,28 +130,41 @@ def measure_point(trainer: Trainer, env_id: str, batches: int, seed: int) -> dic
 
 
 def score(batches: list[list[tuple]]) -> dict[str, float]:
-    """bias, sd, rank correlation and sign agreement of one estimator over the batches of one policy."""
+    """bias, action bias, sd, rank correlation and sign agreement of one estimator over the batches of one policy."""
     by_cell: dict[Any, list[float]] = defaultdict(list)
     exact_of: dict[Any, float] = {}
     for batch in batches:
         for cell, estimate, exact in batch:
             by_cell[cell].append(estimate)
             exact_of[cell] = exact
-    bias2 = var = weight = 0.0
+    stats = {}  # cell -> (n, mean error, variance of the estimates)
     for cell, values in by_cell.items():
         n = len(values)
-        if n < 2:
-            continue
-        mean = sum(values) / n
-        v = sum((x - mean) ** 2 for x in values) / (n - 1)
-        bias2 += n * ((mean - exact_of[cell]) ** 2 - v / n)
-        var += n * v
-        weight += n
+        if n >= 2:
+            mean = sum(values) / n
+            stats[cell] = (n, mean - exact_of[cell], sum((x - mean) ** 2 for x in values) / (n - 1))
+    # A baseline that misses V(h) shifts every move of h alike: that offset does not bias the policy
+    # gradient (it adds variance). The action bias takes each history's visit-weighted offset out.
+    offsets: dict[Any, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for (history, _), (n, error, _) in stats.items():
+        offsets[history][0] += n * error
+        offsets[history][1] += n
+    weight = sum(n for n, _, _ in stats.values())
+    bias2 = sum(n * (error**2 - v / n) for n, error, v in stats.values()) / weight
+    action2 = (
+        sum(
+            n * ((error - offsets[h][0] / offsets[h][1]) ** 2 - v / n)
+            for (h, _), (n, error, v) in stats.items()
+            if offsets[h][1] > n  # a history with one sampled move has no action contrast
+        )
+        / weight
+    )
     signs = [(e > 0) == (x > 0) for batch in batches for _, e, x in batch if x != 0 and e != 0]
     signs += [False for batch in batches for _, e, x in batch if x != 0 and e == 0]
     return {
-        "bias": math.sqrt(max(bias2 / weight, 0.0)),
-        "sd": math.sqrt(var / weight),
+        "bias": math.sqrt(max(bias2, 0.0)),
+        "action_bias": math.sqrt(max(action2, 0.0)),
+        "sd": math.sqrt(sum(n * v for n, _, v in stats.values()) / weight),
         "rank_corr": sum(spearman([e for _, e, _ in b], [x for _, _, x in b]) for b in batches) / len(batches),
         "sign": sum(signs) / max(len(signs), 1),
     }
@@ -157,8 +173,8 @@ def score(batches: list[list[tuple]]) -> dict[str, float]:
 def run_game(game: str, seed: int, points: list[int], args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
     env_id = resolve_id(game)
     overrides = {
-        "games": game, "seed": seed, "steps": max(points), "games_per_step": args.games_per_step,
-        "checkpoint_every": math.gcd(*points), "keep_checkpoints": 10_000, "eval_every": 0, "eval_games": 2,
+        "games": game, "seed": seed, "steps": max(*points, 1), "games_per_step": args.games_per_step,
+        "checkpoint_every": max(math.gcd(*points), 1), "keep_checkpoints": 10_000, "eval_every": 0, "eval_games": 2,
         "run_dir": str(root), "run_name": f"{game}-{seed}", "progress": False, "threads": 1,
         "mc_continuations": args.continuations,
     }  # fmt: skip
@@ -192,14 +208,14 @@ def run_game(game: str, seed: int, points: list[int], args: argparse.Namespace, 
 
 
 def table(rows: list[dict[str, Any]], games: list[str]) -> str:
-    head = "| estimator | " + " | ".join(f"{g}: bias | sd | rank corr | sign" for g in games) + " | s/batch |"
-    lines = [head, "|---|" + "---:|" * (4 * len(games) + 1)]
+    head = "| estimator | " + " | ".join(f"{g}: bias | action bias | sd | rank corr | sign" for g in games)
+    lines = [head + " | s/batch |", "|---|" + "---:|" * (5 * len(games) + 1)]
     for name in ESTIMATORS:
         cells = []
         seconds = []
         for game in games:
             mine = [r for r in rows if r["estimator"] == name and r["game"] == game]
-            for key in ("bias", "sd", "rank_corr", "sign"):
+            for key in ("bias", "action_bias", "sd", "rank_corr", "sign"):
                 cells.append(f"{sum(r[key] for r in mine) / len(mine):.3f}")
             seconds += [r["seconds"] for r in mine]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {sum(seconds) / len(seconds):.2f} |")
