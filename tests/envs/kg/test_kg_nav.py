@@ -180,3 +180,11 @@ def test_bad_constructor_arguments_name_the_valid_values(kwargs, message):
 def test_no_cheat_pays_more_than_a_random_answer(env_id, tmp_path):
     means = assert_no_cheat_pays(lambda: gym_reason.make(env_id, split="test"), seeds=range(8), tmp=tmp_path)
     assert means["every_candidate_joined"] == 0.0 and means["repeat_one_call"] <= means["random_answer"]
+
+
+@pytest.mark.slow
+def test_no_cheat_pays_more_than_a_random_answer_over_100_questions(tmp_path):
+    means = assert_no_cheat_pays(
+        lambda: gym_reason.make("gym_reason/KGNav-v0", split="test"), seeds=range(100), tmp=tmp_path
+    )
+    assert max(v for k, v in means.items() if k != "random_answer") <= 0.0  # no cheat earns anything at all
