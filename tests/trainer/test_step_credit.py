@@ -125,3 +125,54 @@ def test_step_value_advantage_needs_continuations_on_both_sides() -> None:
     assert step_value_advantage([0.0, 2.0], [1.0]) == 0.0
     with pytest.raises(ValueError, match="at least one continuation"):
         step_value_advantage([], [1.0])
+
+
+# --- through the trainer's credit assignment ---------------------------------------------------------
+def _played(tmp_path, **overrides):
+    import torch
+
+    from gym_reason.trainer.config import load_config
+    from gym_reason.trainer.loop import Trainer, plan_games
+    from gym_reason.trainer.rollout import play_episodes
+
+    settings = dict(games="kuhn_poker", games_per_step=12, seed=4, run_dir=str(tmp_path), progress=False)
+    trainer = Trainer(load_config(overrides={**settings, **overrides}), tmp_path / "run")
+    episodes = play_episodes(trainer.policy, plan_games(trainer, 0), torch.Generator().manual_seed(4))
+    return trainer, episodes
+
+
+def test_assign_advantages_groups_turns_by_their_state_key(tmp_path) -> None:
+    from gym_reason.trainer.credit import assign_advantages
+
+    trainer, episodes = _played(tmp_path, advantage="state_grouped")
+    assign_advantages(trainer, episodes)
+    turns = [t for e in episodes for seq in _by_role(e) for t in seq]
+    returns = [g for e in episodes for seq in _by_role(e) for g in turn_returns([t.reward for t in seq])]
+    assert all(isinstance(t.state_key, str) for t in turns)  # Kuhn's information state, e.g. "2pb"
+    expected = state_grouped_advantages(
+        [(t.env_id, t.role, t.state_key) for t in turns], returns, [(t.env_id, t.role) for t in turns]
+    )
+    assert [t.advantage for t in turns] == pytest.approx(expected)
+
+
+def test_assign_advantages_turn_grouped_defaults_to_the_unbiased_baseline(tmp_path) -> None:
+    from gym_reason.trainer.config import ConfigError, load_config
+    from gym_reason.trainer.credit import assign_advantages
+
+    trainer, episodes = _played(tmp_path, advantage="turn_grouped")
+    assert trainer.config.turn_normalization == "baseline"
+    assign_advantages(trainer, episodes)
+    sequences = [seq for e in episodes for seq in _by_role(e)]
+    expected = turn_baseline_advantages(
+        [(s[0].env_id, s[0].role) for s in sequences], [[t.reward for t in s] for s in sequences]
+    )
+    assert [t.advantage for s in sequences for t in s] == pytest.approx([a for row in expected for a in row])
+    with pytest.raises(ConfigError, match="turn_normalization"):
+        load_config(overrides={"turn_normalization": "per_index"})
+
+
+def _by_role(episode) -> list[list]:
+    by_role: dict[str, list] = {}
+    for turn in episode.turns:
+        by_role.setdefault(turn.role, []).append(turn)
+    return list(by_role.values())
