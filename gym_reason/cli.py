@@ -4,6 +4,7 @@ gym-reason list
 gym-reason play --game kuhn_poker --players human,fixed:nash
 gym-reason play --game tic_tac_toe --players fixed:minimax,random --games 100 --seed 0
 gym-reason check gym_reason/KuhnPoker-v0      (or --all)
+gym-reason bench-env code_interpreter         (the env-cost card: p50/p99 of reset/step, episodes/s, blocking calls)
 gym-reason selfplay --game kuhn_poker         (--config FILE, --resume RUN_DIR, --<field> VALUE)
 gym-reason train --env code_interpreter       (the same loop, config and checkpoints; tasks and games mixed)
 gym-reason eval --agent runs/<run-id> --game kuhn_poker --opponents random,fixed:nash --games 512
@@ -543,6 +544,29 @@ class _MainParser(_ArgumentParser):
 IMPORT_HELP = "import this module first (it may register envs), e.g. --import my_games for ./my_games.py; repeatable"
 
 
+def cmd_bench_env(args: argparse.Namespace, console: Console) -> int:
+    """The env-cost card (:func:`gym_reason.eval.env_cost.env_cost`): p50/p99 of reset and step, episodes/s, and
+    calls over ``--block-ms``; exit status 1 when a call blocked past it (``--fail-on-block``) or an episode failed."""
+    import json
+
+    from gym_reason.eval.env_cost import env_cost
+    from gym_reason.sandboxes import SandboxUnavailable
+
+    try:
+        card = env_cost(_resolve_id(args.env_id), episodes=args.episodes, seed=args.seed, agent=args.agent,
+                        block_ms=args.block_ms, env_kwargs=_parse_env_args(args.env_arg))  # fmt: skip
+    except SandboxUnavailable as error:
+        raise CliError(f"{args.env_id} cannot run on this machine: {error}") from None
+    except ValueError as error:
+        raise CliError(_message(error)) from None
+    if args.json:
+        print(json.dumps(card.as_dict(), indent=2))
+    else:
+        for line in card.lines():
+            console.print(escape(line), soft_wrap=True)
+    return int(bool(card.failed) or (args.fail_on_block and card.blocked))
+
+
 def build_parser() -> _MainParser:
     parser = _MainParser(prog="gym-reason", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"gym-reason {gym_reason.__version__}")
@@ -559,6 +583,19 @@ def build_parser() -> _MainParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="constructor argument")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "bench-env", help="the env-cost card: p50/p99 latency of reset and step, episodes/s, blocking calls"
+    )
+    p.add_argument("env_id", help="env id or alias, e.g. kuhn_poker or gym_reason/CodeInterpreter-v0")
+    p.add_argument("--episodes", type=_count(1), default=20, help="seeded episodes to measure (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="the first episode's seed (then seed+1, ...)")
+    p.add_argument("--agent", default="random", help="agent spec playing every seat (default random)")
+    p.add_argument("--block-ms", type=float, default=1000.0, help="a call slower than this blocks (default 1000)")
+    p.add_argument("--fail-on-block", action="store_true", help="exit 1 when any call blocked past --block-ms")
+    p.add_argument("--json", action="store_true", help="print the card as JSON")
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="constructor argument")
+    p.set_defaults(func=cmd_bench_env)
 
     p = sub.add_parser("play", help="play games between agents (human, random, fixed:<name>)")
     p.add_argument("--game", required=True, help="env id or alias, e.g. kuhn_poker")
