@@ -1,0 +1,364 @@
+"""Population (league) self-play: a pool of opponents, how to draw from it, and a gate that keeps it honest.
+
+Self-play against the latest self can cycle (rock beats scissors beats paper ...) and a new
+checkpoint may be only *different*, not better. A :class:`League` keeps a pool of opponents and
+draws the opponent of each training game from it:
+
+* **entries** (:class:`PoolEntry`): past checkpoints of the run (snapshotted every
+  ``snapshot_every`` steps), fixed bots, and exact best responses to a policy (for games whose tree
+  is walked in full, :func:`~gym_reason.eval.exploitability.best_response_table`);
+* **the payoff matrix** of the pool, entry against entry, estimated from **paired deals** (one chance
+  seed played from both seats, so the luck of the deal cancels; :func:`paired_results`), and each
+  entry's results against the current policy;
+* **samplers**: ``uniform``; ``pfsp``, prioritized fictitious self-play (AlphaStar): an entry is
+  drawn with weight ``(1 - s) ** power``, ``s`` the current policy's score rate against it, so the
+  opponents that still beat it are played most; ``psro``: the meta-Nash equilibrium of the pool's
+  payoff matrix (PSRO's meta-solver, :func:`meta_nash`), so the opponents are a mixture no entry of the
+  pool exploits;
+* **the gate**: for games solved exactly, a checkpoint enters the pool only if its exact
+  exploitability is at most the best accepted checkpoint's plus ``gate_tolerance``; a refused one is
+  logged with the reason.
+
+Every event (an entry added or refused, the payoff matrix with the sampling distribution and the
+meta-strategy) goes to ``log`` as a dict, e.g. a JSONL writer. Policies are exact-analysis policies
+(:data:`~gym_reason.eval.exact.Policy`: ``(state, player) -> {move: probability}``), so a tabular
+policy, a fixed bot (:func:`~gym_reason.eval.exact.scripted_policy`) or a language model tabulated
+over the game (:func:`~gym_reason.eval.agent_policy.agent_policy_table`) all enter the same way; an
+entry may also carry the agent ``spec`` a trainer seats for it (a checkpoint folder, ``fixed:nash``).
+
+>>> from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker
+>>> from gym_reason.eval.exact import uniform_policy
+>>> league = League(KuhnPoker(), sampler="uniform", payoff_deals=8, seed=0)
+>>> league.add_checkpoint(0, uniform_policy).accepted, len(league.entries)
+(True, 1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from gym_reason.core import derive_seed
+from gym_reason.envs.games.base import CHANCE, Game, State
+from gym_reason.eval.exact import Policy
+from gym_reason.eval.exploitability import best_response_table, exploitability, policy_table, tabular_policy
+
+SAMPLERS = ("uniform", "pfsp", "psro")
+"""The ways a :class:`League` draws opponents."""
+CHECKPOINT, BOT, BEST_RESPONSE = "checkpoint", "bot", "best_response"
+
+
+@dataclasses.dataclass
+class PoolEntry:
+    """One opponent of the pool."""
+
+    name: str
+    kind: str
+    """``checkpoint``, ``bot`` or ``best_response``."""
+    policy: Policy
+    step: int | None = None
+    """The training step a checkpoint (or a best response to it) was taken at."""
+    exploitability: float | None = None
+    """Exact exploitability, for games solved exactly."""
+    spec: str | None = None
+    """The agent spec a trainer seats for this entry (a checkpoint folder, ``fixed:<name>``), if any."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GateDecision:
+    accepted: bool
+    reason: str
+    exploitability: float | None
+
+
+def _sample(probs: Mapping[str, float], rng: random.Random) -> str:
+    x = rng.random() * sum(probs.values())
+    chosen = None
+    for move, p in probs.items():
+        if p > 0:
+            chosen = move
+            x -= p
+            if x < 0:
+                return move
+    if chosen is None:
+        raise ValueError(f"a policy gave no move positive probability: {dict(probs)}")
+    return chosen
+
+
+def play_game(game: Game, policies: Sequence[Policy], chance: random.Random, moves: random.Random) -> list[float]:
+    """One game on the pure rules: chance from ``chance``, each player's moves drawn from its policy with ``moves``."""
+    state: State = game.new_initial_state()
+    while not state.is_terminal():
+        player = state.current_player()
+        if player == CHANCE:
+            outcomes = state.chance_outcomes()
+            state.apply(_sample(dict(outcomes), chance))
+        else:
+            state.apply(_sample(policies[player](state, player), moves))
+    return state.returns()
+
+
+def paired_results(game: Game, a: Policy, b: Policy, deals: int, seed: int) -> list[float]:
+    """``a``'s total reward over each of ``deals`` paired deals against ``b``: the deal's chance seed is
+    played with ``a`` in seat 0, then in seat 1 (two-player games)."""
+    if game.num_players != 2:
+        raise ValueError(f"paired results are for two-player games; {game.name} has {game.num_players} players")
+    out = []
+    for k in range(deals):
+        deal_seed = derive_seed(seed, k)
+        moves = random.Random(derive_seed(seed, k, 1))
+        first = play_game(game, [a, b], random.Random(deal_seed), moves)[0]
+        second = play_game(game, [b, a], random.Random(deal_seed), moves)[1]
+        out.append(first + second)
+    return out
+
+
+def score_rate(results: Sequence[float]) -> float:
+    """Deals won plus half the tied ones, over all deals.
+
+    >>> score_rate([2.0, -1.0, 0.0, 1.0])
+    0.625
+    """
+    if not results:
+        raise ValueError("score_rate needs at least one deal")
+    return sum(1.0 if r > 0 else 0.5 if r == 0 else 0.0 for r in results) / len(results)
+
+
+def meta_nash(payoff: np.ndarray, iterations: int = 5000) -> np.ndarray:
+    """A Nash equilibrium mixture of the symmetric zero-sum game ``payoff`` (``payoff[i][j]``: what entry
+    ``i`` wins against ``j``; antisymmetric), by regret matching: the average of the iterates converges to
+    an equilibrium. PSRO's meta-solver.
+
+    >>> rock_paper_scissors = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=float)
+    >>> [round(float(p), 2) for p in meta_nash(rock_paper_scissors)]
+    [0.33, 0.33, 0.33]
+    >>> [round(float(p), 3) for p in meta_nash(np.array([[0.0, 1.0], [-1.0, 0.0]]))]  # a dominant entry
+    [1.0, 0.0]
+    """
+    payoff = np.asarray(payoff, dtype=float)
+    n = payoff.shape[0]
+    if payoff.shape != (n, n) or n == 0:
+        raise ValueError(f"payoff must be a non-empty square matrix, got shape {payoff.shape}")
+    regrets = np.zeros(n)
+    total = np.zeros(n)
+    strategy = np.full(n, 1 / n)
+    for _ in range(iterations):
+        positive = np.maximum(regrets, 0)
+        strategy = positive / positive.sum() if positive.sum() > 0 else np.full(n, 1 / n)
+        total += strategy
+        values = payoff @ strategy  # what each pure entry wins against the mixture
+        regrets += values - strategy @ values
+    average = total / iterations
+    average[average < 1e-3] = 0.0  # regret matching leaves dust on dominated entries
+    return average / average.sum()
+
+
+class League:
+    """A pool of opponents for one two-player game (see the module docstring).
+
+    Args:
+        game: the rules (two players).
+        sampler: ``uniform``, ``pfsp`` or ``psro`` (:data:`SAMPLERS`).
+        snapshot_every: steps between checkpoints offered to the pool (:meth:`due`).
+        gate_tolerance: how much a checkpoint's exact exploitability may exceed the best accepted one's;
+            ``None`` turns the gate off. Games without exact analysis have no gate.
+        payoff_deals: paired deals per pair of entries in the payoff matrix.
+        pfsp_power: the exponent of PFSP's weighting ``(1 - score rate) ** power``.
+        seed: seeds the paired deals and the draws.
+        log: called with one dict per event.
+    """
+
+    def __init__(
+        self,
+        game: Game,
+        *,
+        sampler: str = "pfsp",
+        snapshot_every: int = 10,
+        gate_tolerance: float | None = 0.0,
+        payoff_deals: int = 64,
+        pfsp_power: float = 2.0,
+        seed: int = 0,
+        log: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown league sampler {sampler!r}; valid: {list(SAMPLERS)}")
+        if snapshot_every < 1 or payoff_deals < 1:
+            raise ValueError(
+                f"snapshot_every and payoff_deals must be at least 1, got {snapshot_every} and {payoff_deals}"
+            )
+        if gate_tolerance is not None and gate_tolerance < 0:
+            raise ValueError(f"gate_tolerance must be >= 0 or None (no gate), got {gate_tolerance!r}")
+        if game.num_players != 2:
+            raise ValueError(f"a league is for two-player games; {game.name} has {game.num_players} players")
+        self.game = game
+        self.sampler = sampler
+        self.snapshot_every = snapshot_every
+        self.gate_tolerance = gate_tolerance
+        self.payoff_deals = payoff_deals
+        self.pfsp_power = pfsp_power
+        self.seed = seed
+        self.entries: list[PoolEntry] = []
+        self.refused: list[tuple[int, str]] = []
+        """``(step, reason)`` of every checkpoint the gate refused."""
+        self._log = log
+        self._exact = game.exact_analysis
+        self._pairs: dict[tuple[str, str], list[float]] = {}  # paired results between entries (they never change)
+        self._against_current: list[list[float]] = []  # each entry's paired results against the current policy
+        self._rng = random.Random(derive_seed(seed, 7))
+        self._distribution: np.ndarray | None = None  # cached until the pool or the measurements change
+
+    # --- entries ---------------------------------------------------------------------------------
+    def due(self, step: int) -> bool:
+        """Whether ``step`` is a snapshot step (every ``snapshot_every`` steps)."""
+        return step % self.snapshot_every == 0
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        if self._log is not None:
+            self._log(event)
+
+    def _add(self, entry: PoolEntry) -> None:
+        if any(e.name == entry.name for e in self.entries):
+            raise ValueError(f"the pool already has an entry named {entry.name!r}; give each entry its own name")
+        self.entries.append(entry)
+        self._against_current = []  # stale: the pool changed
+        self._distribution = None
+        self._emit({"event": "pool_add", "name": entry.name, "kind": entry.kind, "step": entry.step,
+                    "exploitability": entry.exploitability, "pool_size": len(self.entries)})  # fmt: skip
+
+    def add_bot(self, name: str, policy: Policy, spec: str | None = None) -> PoolEntry:
+        """A fixed opponent (never gated)."""
+        entry = PoolEntry(name, BOT, policy, exploitability=self._exploitability(policy), spec=spec)
+        self._add(entry)
+        return entry
+
+    def add_best_response(self, policy: Policy, step: int | None = None, name: str | None = None) -> PoolEntry:
+        """The exact best response to ``policy`` in both seats (games solved exactly): the opponent that
+        takes the most from it."""
+        if not self._exact:
+            raise ValueError(f"exact best responses need a game solved exactly; {self.game.name} is not one")
+        table = {**best_response_table(self.game, policy, 0), **best_response_table(self.game, policy, 1)}
+        response = tabular_policy(table)
+        entry = PoolEntry(
+            name or f"best_response@{step}", BEST_RESPONSE, response, step, self._exploitability(response)
+        )
+        self._add(entry)
+        return entry
+
+    def add_checkpoint(self, step: int, policy: Policy, spec: str | None = None) -> GateDecision:
+        """Offer the policy at ``step``: it enters unless the gate refuses it (the decision is logged either way).
+
+        The policy is tabulated first where the game is solved exactly, so later changes to the learner do
+        not change the entry."""
+        if self._exact:
+            policy = tabular_policy(policy_table(self.game, policy))
+        value = self._exploitability(policy)
+        accepted = [e.exploitability for e in self.entries if e.kind == CHECKPOINT and e.exploitability is not None]
+        best = min(accepted) if accepted else None
+        if value is None or self.gate_tolerance is None or best is None:
+            reason = (
+                "no exact exploitability"
+                if value is None
+                else "gate off"
+                if self.gate_tolerance is None
+                else ("first checkpoint")
+            )
+            decision = GateDecision(True, reason, value)
+        elif value <= best + self.gate_tolerance:
+            decision = GateDecision(
+                True, f"exploitability {value:.4f} <= best {best:.4f} + {self.gate_tolerance}", value
+            )
+        else:
+            decision = GateDecision(
+                False, f"exploitability {value:.4f} regressed beyond best {best:.4f} + tolerance {self.gate_tolerance}",
+                value,
+            )  # fmt: skip
+        self._emit({"event": "gate", "step": step, "accepted": decision.accepted, "reason": decision.reason,
+                    "exploitability": value})  # fmt: skip
+        if decision.accepted:
+            self._add(PoolEntry(f"checkpoint@{step}", CHECKPOINT, policy, step, value, spec))
+        else:
+            self.refused.append((step, decision.reason))
+        return decision
+
+    def _exploitability(self, policy: Policy) -> float | None:
+        return exploitability(self.game, policy) if self._exact else None
+
+    # --- payoffs and sampling --------------------------------------------------------------------
+    def payoff_matrix(self) -> np.ndarray:
+        """``matrix[i][j]``: entry ``i``'s mean reward per game against entry ``j`` over paired deals
+        (antisymmetric; pairs are played once and remembered, since entries never change)."""
+        n = len(self.entries)
+        matrix = np.zeros((n, n))
+        for i in range(n):
+            for j in range(i + 1, n):
+                key = (self.entries[i].name, self.entries[j].name)
+                if key not in self._pairs:
+                    seed = derive_seed(self.seed, 11, i, j)
+                    self._pairs[key] = paired_results(
+                        self.game, self.entries[i].policy, self.entries[j].policy, self.payoff_deals, seed
+                    )
+                matrix[i, j] = sum(self._pairs[key]) / (2 * len(self._pairs[key]))
+                matrix[j, i] = -matrix[i, j]
+        return matrix
+
+    def measure(self, current: Policy, step: int | None = None) -> None:
+        """Play the current policy against every entry (paired deals), for PFSP's weights and the log."""
+        self._distribution = None
+        self._against_current = [
+            paired_results(self.game, current, e.policy, self.payoff_deals, derive_seed(self.seed, 13, step or 0, k))
+            for k, e in enumerate(self.entries)
+        ]
+
+    def distribution(self) -> np.ndarray:
+        """The probability of drawing each entry under the league's sampler (computed once per pool and
+        measurement)."""
+        if self._distribution is None:
+            self._distribution = self._compute_distribution()
+        return self._distribution
+
+    def _compute_distribution(self) -> np.ndarray:
+        n = len(self.entries)
+        if n == 0:
+            raise ValueError("the pool is empty; add a checkpoint, a bot or a best response first")
+        if self.sampler == "uniform":
+            return np.full(n, 1 / n)
+        if self.sampler == "psro":
+            return meta_nash(self.payoff_matrix())
+        if len(self._against_current) != n:
+            raise ValueError("PFSP needs the current policy's results against the pool: call measure(current) first")
+        weights = np.array([(1 - score_rate(r)) ** self.pfsp_power for r in self._against_current])
+        weights = np.maximum(weights, 1e-3)  # an entry the policy always beats is still drawn now and then
+        return weights / weights.sum()
+
+    def sample(self, rng: random.Random | None = None) -> PoolEntry:
+        """One opponent, drawn from :meth:`distribution`."""
+        probs = self.distribution()
+        x = (rng or self._rng).random()
+        for entry, p in zip(self.entries, probs, strict=True):
+            x -= p
+            if x < 0:
+                return entry
+        return self.entries[int(np.argmax(probs))]
+
+    def log_state(self, step: int) -> dict[str, Any]:
+        """Log (and return) the pool's payoff matrix, its meta-Nash strategy and the sampling distribution."""
+        matrix = self.payoff_matrix()
+        event = {
+            "event": "payoffs",
+            "step": step,
+            "names": [e.name for e in self.entries],
+            "payoff_matrix": [[round(float(x), 4) for x in row] for row in matrix],
+            "meta_strategy": [round(float(p), 4) for p in meta_nash(matrix)] if len(self.entries) else [],
+            "sampling": self.sampler,
+            "distribution": [round(float(p), 4) for p in self.distribution()] if self._ready() else None,
+            "score_vs_current": [round(score_rate(r), 4) for r in self._against_current] or None,
+        }
+        self._emit(event)
+        return event
+
+    def _ready(self) -> bool:
+        return bool(self.entries) and (self.sampler != "pfsp" or len(self._against_current) == len(self.entries))

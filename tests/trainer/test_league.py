@@ -1,0 +1,114 @@
+"""The league's pool mechanics on tabular Kuhn Poker policies: entries, exact best responses, the paired payoff
+matrix, sampling frequencies of each sampler, the exploitability gate and its log."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from gym_reason.envs.games.kuhn_poker.bots import KuhnAlwaysBet, KuhnAlwaysCheck, KuhnNash
+from gym_reason.envs.games.kuhn_poker.rules import KuhnPoker
+from gym_reason.eval.exact import expected_returns, scripted_policy, uniform_policy
+from gym_reason.trainer.league import League, meta_nash, paired_results
+
+GAME = KuhnPoker()
+NASH = scripted_policy(KuhnNash())
+ALWAYS_BET = scripted_policy(KuhnAlwaysBet())
+ALWAYS_CHECK = scripted_policy(KuhnAlwaysCheck())
+
+
+def _frequencies(league: League, draws: int = 4000) -> dict[str, float]:
+    rng = random.Random(0)
+    counts = Counter(league.sample(rng).name for _ in range(draws))
+    return {e.name: counts[e.name] / draws for e in league.entries}
+
+
+def test_entries_and_the_exact_best_response():
+    events: list[dict] = []
+    league = League(GAME, sampler="uniform", payoff_deals=300, seed=1, log=events.append)
+    league.add_checkpoint(0, uniform_policy)
+    league.add_bot("nash", NASH, spec="fixed:nash")
+    response = league.add_best_response(uniform_policy, step=0)
+    assert [e.kind for e in league.entries] == ["checkpoint", "bot", "best_response"]
+    assert league.entries[0].exploitability == pytest.approx(11 / 24) and league.entries[1].exploitability < 1e-9
+    # The best response takes from the uniform policy exactly what exploitability says a best response can.
+    value = np.mean([expected_returns(GAME, [response.policy, uniform_policy])[0],
+                     expected_returns(GAME, [uniform_policy, response.policy])[1]])  # fmt: skip
+    assert value == pytest.approx(11 / 24)
+    matrix = league.payoff_matrix()
+    assert np.allclose(matrix, -matrix.T) and matrix[2, 0] == pytest.approx(11 / 24, abs=0.15)  # sampled, paired
+    assert [e["kind"] for e in events if e["event"] == "pool_add"] == ["checkpoint", "bot", "best_response"]
+    with pytest.raises(ValueError, match="already has an entry named 'nash'"):
+        league.add_bot("nash", NASH)
+
+
+def test_paired_deals_cancel_the_cards():
+    # A policy against itself over paired deals: each deal's two games use the same cards, seats swapped.
+    results = paired_results(GAME, ALWAYS_BET, ALWAYS_BET, deals=200, seed=0)
+    assert all(r == 0 for r in results)  # deterministic play on the same cards from both seats cancels exactly
+    assert paired_results(GAME, NASH, ALWAYS_CHECK, 50, 3) == paired_results(GAME, NASH, ALWAYS_CHECK, 50, 3)
+
+
+def test_uniform_sampling_frequencies():
+    league = League(GAME, sampler="uniform", payoff_deals=4)
+    for name, policy in (("nash", NASH), ("bet", ALWAYS_BET), ("check", ALWAYS_CHECK)):
+        league.add_bot(name, policy)
+    assert all(abs(f - 1 / 3) < 0.03 for f in _frequencies(league).values())
+
+
+def test_psro_samples_the_meta_nash_of_the_payoff_matrix():
+    events: list[dict] = []
+    league = League(GAME, sampler="psro", payoff_deals=400, seed=2, log=events.append)
+    for name, policy in (("nash", NASH), ("bet", ALWAYS_BET), ("check", ALWAYS_CHECK)):
+        league.add_bot(name, policy)
+    probs = league.distribution()
+    assert probs[0] > 0.9  # nothing in the pool beats Nash, so the meta-Nash plays it
+    frequencies = _frequencies(league)
+    assert all(abs(frequencies[e.name] - p) < 0.03 for e, p in zip(league.entries, probs, strict=True))
+    state = league.log_state(step=5)
+    assert state["names"] == ["nash", "bet", "check"] and state["meta_strategy"][0] > 0.9
+    assert events[-1]["event"] == "payoffs" and len(events[-1]["payoff_matrix"]) == 3
+    # A cycle: the meta-Nash mixes.
+    cycle = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=float)
+    assert np.allclose(meta_nash(cycle), 1 / 3, atol=0.02)
+
+
+def test_pfsp_draws_most_the_opponents_that_beat_the_current_policy():
+    league = League(GAME, sampler="pfsp", payoff_deals=200, seed=3)
+    for name, policy in (("bet", ALWAYS_BET), ("uniform", uniform_policy), ("check", ALWAYS_CHECK)):
+        league.add_bot(name, policy)
+    with pytest.raises(ValueError, match="call measure"):
+        league.distribution()
+    league.measure(ALWAYS_CHECK, step=1)  # always-check loses to always-bet most, ties itself
+    probs = dict(zip([e.name for e in league.entries], league.distribution(), strict=True))
+    assert probs["bet"] > probs["uniform"] > probs["check"]
+    frequencies = _frequencies(league)
+    assert all(abs(frequencies[name] - p) < 0.03 for name, p in probs.items())
+
+
+def test_the_gate_refuses_a_regressing_checkpoint_and_says_why():
+    events: list[dict] = []
+    league = League(GAME, gate_tolerance=0.05, snapshot_every=10, log=events.append)
+    assert league.due(20) and not league.due(25)
+    assert league.add_checkpoint(10, NASH).accepted
+    refused = league.add_checkpoint(20, uniform_policy)
+    assert not refused.accepted and "regressed beyond best 0.0000 + tolerance 0.05" in refused.reason
+    assert refused.exploitability == pytest.approx(11 / 24)
+    assert league.refused == [(20, refused.reason)] and [e.name for e in league.entries] == ["checkpoint@10"]
+    gates = [e for e in events if e["event"] == "gate"]
+    assert [g["accepted"] for g in gates] == [True, False] and "regressed" in gates[1]["reason"]
+    open_gate = League(GAME, gate_tolerance=None)
+    open_gate.add_checkpoint(0, NASH)
+    assert open_gate.add_checkpoint(10, uniform_policy).accepted
+
+
+def test_bad_arguments_name_the_valid_values():
+    with pytest.raises(ValueError, match=r"unknown league sampler 'latest'; valid: \['uniform', 'pfsp', 'psro'\]"):
+        League(GAME, sampler="latest")
+    with pytest.raises(ValueError, match="gate_tolerance"):
+        League(GAME, gate_tolerance=-1)
+    with pytest.raises(ValueError, match="pool is empty"):
+        League(GAME).distribution()
