@@ -156,3 +156,30 @@ def test_unreached_states_and_bad_moves_are_refused_with_the_reason() -> None:
         exact.advantage(state, "call")
     with pytest.raises(ValueError, match="one per player"):
         exact_advantages(game, [uniform_policy])
+
+
+@pytest.mark.slow
+def test_liars_dice_exact_advantages_agree_with_its_expected_returns() -> None:
+    """The whole Liar's Dice tree (~300,000 nodes) under a random tabular policy: the deal-weighted values of
+    the first decision are the expected return, and at every decision V is the policy's average of Q."""
+    from gym_reason.envs.games.liars_dice.rules import LiarsDice
+
+    game = LiarsDice()
+    table = _random_table(game, 3)
+    policy = tabular_policy(table)
+    exact = exact_advantages(game, policy)
+    start = game.new_initial_state()
+    total = 0.0
+    for roll, p in start.chance_outcomes():
+        child = start.clone()
+        child.apply(roll)
+        for second, q in child.chance_outcomes():
+            grandchild = child.clone()
+            grandchild.apply(second)
+            total += p * q * exact.value(grandchild)
+    assert total == pytest.approx(expected_returns(game, [policy, policy])[0], abs=1e-12)
+    for (player, info), q_values in exact.info_q_of.items():
+        probs = table[info]
+        assert sum(probs.get(m, 0.0) * q for m, q in q_values.items()) == pytest.approx(
+            exact.info_value_of[player, info], abs=1e-9
+        )
