@@ -1,5 +1,5 @@
 """Progress displays: self-play's bar and eval/tournament's games line fit 80 columns with their fields;
-piped output gets compact periodic lines; the arena and the OpenAI agent feed the counters."""
+piped output gets compact periodic lines; the episode engine and the OpenAI agent feed the counters."""
 
 from __future__ import annotations
 
