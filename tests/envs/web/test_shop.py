@@ -193,3 +193,14 @@ def test_registered_and_made_through_gymnasium():
     env = gym_reason.make("gym_reason/WebShop-v0", split="test")
     assert env.reset(seed=0)[0].startswith("Task: Buy ")
     assert gymnasium.make("gym_reason/WebShop-v0").reset(seed=0)[0].startswith("Task: Buy ")
+
+
+def test_miniwob_arguments_are_checked_before_any_browser_starts():
+    from gym_reason.envs.web import browser
+    from gym_reason.envs.web.miniwob import MiniWoBEnv
+
+    with pytest.raises(ValueError, match="task must be one of 'click-test'"):
+        MiniWoBEnv("click-everything")
+    with pytest.raises(ValueError, match="only in a browser"):
+        MiniWoBEnv("click-test", backend="text")
+    assert not browser.running()
