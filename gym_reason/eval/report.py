@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gym_reason.eval.agent_policy import ExploitabilityResult
-from gym_reason.eval.evaluation import EvalResult, Rate, Summary
+from gym_reason.eval.evaluation import TASK, EvalResult, Rate, Summary
 
 
 def _rate(rate: Rate) -> str:
@@ -31,9 +31,11 @@ def _row(label: str, seat: str, s: Summary) -> list[str]:
 
 
 def eval_table(result: EvalResult) -> Table:
-    """One row per opponent (all seats, paired), then one per seat the agent sat in."""
+    """One row per opponent (all seats, paired), then one per seat the agent sat in; a task's one row
+    reads success and mean return."""
     p = result.provenance
     pct = f"{p.confidence:.0%}"
+    task = [r.opponent for r in result.results] == [TASK]
     table = Table(
         title=escape(f"{p.agent} on {p.env_id}: {p.games_per_opponent} games per opponent, seed {p.seed}")
         + (", paired seeds" if p.paired else "")
@@ -42,11 +44,11 @@ def eval_table(result: EvalResult) -> Table:
         "opponent",
         "seat",
         "games",
-        f"win ({pct} CI)",
+        f"{'success' if task else 'win'} ({pct} CI)",
         "loss",
         "draw",
         "forfeit",
-        f"mean reward ({pct} CI)",
+        f"mean {'return' if task else 'reward'} ({pct} CI)",
         "invalid",
         "turns",
         "tok/turn",
@@ -55,7 +57,7 @@ def eval_table(result: EvalResult) -> Table:
         table.add_column(column)
     for r in result.results:
         table.add_row(*_row(r.opponent, "all", r.overall))
-        for seat, summary in r.by_seat.items():
+        for seat, summary in r.by_seat.items() if not task else ():
             table.add_row(*_row("", seat, summary))
     return table
 

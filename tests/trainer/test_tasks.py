@@ -90,6 +90,10 @@ def test_eval_of_an_agent_on_a_task_plays_it_alone_on_the_held_out_split(digits)
     (row,) = result.results
     assert row.opponent == TASK and result.provenance.env_kwargs == {"split": "test"}
     assert row.overall.games == 200 and row.overall.win.ci.low <= 0.1 <= row.overall.win.ci.high  # 1 in 10
+    from gym_reason.eval.report import eval_table
+
+    table = eval_table(result)
+    assert table.columns[3].header.startswith("success") and table.row_count == 1
     with pytest.raises(ValueError, match="alone"):
         evaluate("random", digits, ["random"], games=2)
 
