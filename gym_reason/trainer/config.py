@@ -147,6 +147,12 @@ class SelfPlayConfig(BaseModel):
     seed: int = Field(0, description="seeds everything: model init, games, sampling")
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, auto")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's)")
+    env_workers: int = Field(
+        0, ge=0, description="Ray actors that hold the rollout envs (gym-reason[ray]); 0 keeps them in this process"
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster for env_workers (auto, <head-ip>:6379); default: a local Ray instance"
+    )
     run_dir: str = Field("runs", description="folder holding run folders")
     run_name: str | None = Field(None, description="run folder name; default: <games>-<date>-<time>")
     time_limit: float | None = Field(
@@ -155,6 +161,15 @@ class SelfPlayConfig(BaseModel):
     wandb: bool = Field(False, description="also log to Weights & Biases (offline unless WANDB_MODE says otherwise)")
     wandb_project: str = Field("gym-reason", description="wandb project")
     progress: bool = Field(True, description="show the live progress bar")
+    league: Literal["off", "uniform", "pfsp", "psro"] = Field(
+        "off", description="league self-play (trainer/league.py): draw opponents from a pool of past checkpoints and "
+        "exact best responses, uniformly, by PFSP or by the pool's meta-Nash (PSRO); games solved exactly only"
+    )  # fmt: skip
+    league_snapshot_every: int = Field(50, ge=1, description="league: offer the policy to the pool every N steps")
+    league_gate_tolerance: float | None = Field(
+        0.05, ge=0.0, description="league: refuse a checkpoint whose exploitability exceeds the pool's best by more; null = no gate"
+    )  # fmt: skip
+    league_fraction: float = Field(0.5, ge=0.0, le=1.0, description="league: share of games against a pool opponent")
 
     @field_validator("games")
     @classmethod

@@ -362,3 +362,98 @@ class League:
 
     def _ready(self) -> bool:
         return bool(self.entries) and (self.sampler != "pfsp" or len(self._against_current) == len(self.entries))
+
+
+# --- the trainer's hooks (``league: pfsp`` etc. in a self-play config) -----------------------------------
+class TabularAgent:
+    """Seats a tabular policy (a best response) in a text game: reads ``info["state_key"]`` (the information
+    state), draws a canonical move from the table and writes it in the env's answer format."""
+
+    def __init__(self, name: str, table: Mapping[str, Mapping[str, float]], answer_format: Any, seed: int) -> None:
+        self.name = name
+        self.table = {info: dict(probs) for info, probs in table.items()}
+        self.answer_format = answer_format
+        self.rng = random.Random(seed)
+
+    def act(self, batch: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+        from gym_reason.core import STATE_KEY
+
+        answers = []
+        for _obs, info in batch:
+            probs = self.table.get(info.get(STATE_KEY))
+            if probs is None:
+                raise ValueError(f"{self.name} has no entry for information state {info.get(STATE_KEY)!r}")
+            answers.append(self.answer_format.wrap(_sample(probs, self.rng)))
+        return answers
+
+
+def build_league(trainer: Any) -> League | None:
+    """The trainer's league (``None`` when ``league: off``), logging to ``<run>/league.jsonl``.
+
+    Raises:
+        ValueError: for several games, or a game that is not two-player and solved exactly.
+    """
+    import json
+
+    config = trainer.config
+    if config.league == "off":
+        return None
+    if len(trainer.env_ids) != 1:
+        raise ValueError(f"league self-play trains on one game, got games {config.games}; run one league per game")
+    game = getattr(trainer.eval_envs[trainer.env_ids[0]], "game", None)
+    if game is None or game.num_players != 2 or not game.exact_analysis:
+        raise ValueError(
+            f"league self-play needs a two-player game solved exactly (its gate and best responses are exact), "
+            f"got {config.games[0]}; use kuhn_poker, leduc_holdem or liars_dice, or league: off"
+        )
+    path = trainer.run_dir / "league.jsonl"
+
+    def log(event: dict[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            f.write(json.dumps(event) + "\n")
+
+    return League(game, sampler=config.league, snapshot_every=config.league_snapshot_every,
+                  gate_tolerance=config.league_gate_tolerance, seed=config.seed, log=log)  # fmt: skip
+
+
+def league_snapshot(trainer: Any, step: int) -> GateDecision:
+    """Offer the trainer's policy at ``step`` to its league: saved to ``<run>/league/step_N`` (kept apart from
+    the rolling checkpoints), tabulated exactly, gated; if it enters, the exact best response to it enters too.
+    The pool's payoffs and sampling distribution are logged."""
+    import shutil
+
+    from gym_reason.agents import make_agent
+    from gym_reason.eval.agent_policy import agent_policy_table
+
+    league: League = trainer.league
+    env = trainer.eval_envs[trainer.env_ids[0]]
+    target = trainer.run_dir / "league" / f"step_{step:07d}"
+    if not target.exists():
+        trainer.save(target)
+    agent = make_agent(str(target), env, seed=derive_seed(trainer.config.seed, step, 21))
+    policy = tabular_policy(agent_policy_table(agent, env))
+    decision = league.add_checkpoint(step, policy, spec=str(target))
+    if decision.accepted:
+        league.add_best_response(policy, step=step)
+    else:
+        shutil.rmtree(target, ignore_errors=True)
+    if league.sampler == "pfsp":
+        league.measure(policy, step)
+    league.log_state(step)
+    return decision
+
+
+def league_opponent(trainer: Any, entry: PoolEntry, env: Any) -> Any:
+    """The agent that plays ``entry`` in the trainer's games (built once per entry)."""
+    from gym_reason.agents import make_agent
+
+    cache = trainer.__dict__.setdefault("_league_agents", {})
+    if entry.name not in cache:
+        seed = derive_seed(trainer.config.seed, 22, len(cache))
+        if entry.spec is not None:
+            cache[entry.name] = make_agent(entry.spec, env, seed=seed)
+        else:
+            cache[entry.name] = TabularAgent(entry.name, policy_table(trainer.league.game, entry.policy),
+                                             env.answer_format, seed)  # fmt: skip
+    return cache[entry.name]

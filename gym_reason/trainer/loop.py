@@ -33,6 +33,7 @@ from gym_reason.policy.checkpoints import CHECKPOINTS, checkpoint_folders, lates
 from gym_reason.registry import resolve_id
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
 from gym_reason.trainer.credit import assign_advantages
+from gym_reason.trainer.league import build_league, league_opponent, league_snapshot
 from gym_reason.trainer.policy_eval import can_measure_exploitability, evaluate_policy, lm_policy_exploitability
 from gym_reason.trainer.rollout import Episode, EpisodeRequest, play_episodes
 from gym_reason.trainer.update import update
@@ -135,10 +136,22 @@ class Trainer:
         self.baselines: dict[tuple[str, str], float] = {}
         self.step = 0
         self.pools: dict[str, list[Any]] = defaultdict(list)
+        self.env_workers = None  # Ray actors holding the rollout envs (--env-workers N), or None: envs in this process
+        if config.env_workers:
+            from gym_reason.trainer.ray_workers import EnvWorkerPool
+
+            self.env_workers = EnvWorkerPool(config.env_workers, address=config.ray_address)
         self.eval_envs = {env_id: self.make_env(env_id) for env_id in self.env_ids}
+        self.league = build_league(self)  # None unless config.league names a sampler
 
     def make_env(self, env_id: str) -> Any:
         return gym_reason.make(env_id, **self.env_args.get(env_id, {}))
+
+    def make_rollout_env(self, env_id: str) -> Any:
+        """An env for the step's rollouts: a proxy of one on a Ray env worker with ``env_workers``, else a local one."""
+        if self.env_workers is None:
+            return self.make_env(env_id)
+        return self.env_workers.make(env_id, **self.env_args.get(env_id, {}))
 
     # --- checkpoints -----------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -197,13 +210,18 @@ def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
         count = config.games_per_step // n_envs + (1 if e < config.games_per_step % n_envs else 0)
         pool = trainer.pools[env_id]
         while len(pool) < count:
-            pool.append(trainer.make_env(env_id))
+            pool.append(trainer.make_rollout_env(env_id))
         for g in range(count):
             env = pool[g]
             agents = list(getattr(env, "possible_agents", [TASK_AGENT]))
             players: list[Any] = [None] * len(agents)
             labels = [LEARNER] * len(agents)
-            if config.opponents and len(agents) > 1 and rng.random() < config.opponent_fraction:
+            league = trainer.league
+            if league is not None and league.entries and len(agents) > 1 and rng.random() < config.league_fraction:
+                entry = league.sample(rng)
+                seat = g % len(agents)
+                players[seat], labels[seat] = league_opponent(trainer, entry, env), entry.name
+            elif config.opponents and len(agents) > 1 and rng.random() < config.opponent_fraction:
                 spec = rng.choice(config.opponents)
                 seat = g % len(agents)
                 if (env_id, spec) not in opponents:
@@ -329,6 +347,8 @@ def train(
         while trainer.step < config.steps:
             step = trainer.step
             t0 = time.perf_counter()
+            if trainer.league is not None and trainer.league.due(step):
+                league_snapshot(trainer, step)
             requests = plan_games(trainer, step)
             generator = torch.Generator().manual_seed(derive_seed(config.seed, step, 6))
             episodes = play_episodes(trainer.policy, requests, generator, transcripts=config.advantage == "monte_carlo")
@@ -366,6 +386,8 @@ def train(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if trainer.env_workers is not None:
+            trainer.env_workers.close()
     final = _checkpoint(trainer)
     summary = _summary(trainer, last, interrupted)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -112,3 +112,52 @@ def test_bad_arguments_name_the_valid_values():
         League(GAME, gate_tolerance=-1)
     with pytest.raises(ValueError, match="pool is empty"):
         League(GAME).distribution()
+
+
+def _league_config(tmp_path, **extra):
+    from gym_reason.trainer.config import load_config
+
+    overrides = {"games": ["kuhn_poker"], "league": "pfsp", "league_snapshot_every": 2, "league_fraction": 1.0,
+                 "games_per_step": 8, "eval_every": 0, "eval_games": 4, "threads": 1, "run_dir": str(tmp_path),
+                 "run_name": "league", "progress": False, **extra}  # fmt: skip
+    return load_config(None, overrides)
+
+
+@pytest.mark.slow  # ~30 s: builds a tiny trainer, saves and reloads a checkpoint
+def test_the_trainer_snapshots_into_the_league_and_draws_opponents_from_it(tmp_path):
+    import json
+
+    from gym_reason.trainer.league import league_snapshot
+    from gym_reason.trainer.loop import Trainer, plan_games
+
+    config = _league_config(tmp_path)
+    trainer = Trainer(config, tmp_path / "league")
+    assert league_snapshot(trainer, 0).accepted
+    assert [e.kind for e in trainer.league.entries] == ["checkpoint", "best_response"]
+    assert trainer.league.entries[0].spec.endswith("league/step_0000000")
+    requests = plan_games(trainer, 0)
+    opponents = {label for r in requests for label in r.labels if label != "policy"}
+    assert opponents and opponents <= {"checkpoint@0", "best_response@0"}  # every game has a pool opponent
+    events = [json.loads(line) for line in (tmp_path / "league" / "league.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["gate", "pool_add", "pool_add", "payoffs"]
+    assert events[-1]["names"] == ["checkpoint@0", "best_response@0"] and len(events[-1]["distribution"]) == 2
+
+
+def test_league_needs_one_game_solved_exactly(tmp_path):
+    from types import SimpleNamespace
+
+    import gym_reason
+    from gym_reason.registry import resolve_id
+    from gym_reason.trainer.league import build_league
+
+    def trainer(*games: str) -> SimpleNamespace:
+        ids = [resolve_id(g) for g in games]
+        return SimpleNamespace(config=_league_config(tmp_path, games=list(games)), env_ids=ids, run_dir=tmp_path,
+                               eval_envs={i: gym_reason.make(i) for i in ids})  # fmt: skip
+
+    with pytest.raises(ValueError, match="two-player game solved exactly"):
+        build_league(trainer("tic_tac_toe"))
+    with pytest.raises(ValueError, match="one game"):
+        build_league(trainer("kuhn_poker", "leduc_holdem"))
+    league = build_league(trainer("kuhn_poker"))
+    assert league.sampler == "pfsp" and league.snapshot_every == 2 and league.gate_tolerance == 0.05
