@@ -126,17 +126,78 @@ CLOSING_SLACK = 3
 character (up to 4 bytes) that must be finished before anything can close."""
 
 
+MEMO_DEPTH = 24
+"""Replies are read through the policy's memo of grammar states while they have at most this many tokens
+(a game's answers; not a long thinking, whose states rarely repeat)."""
+
+
+class GrammarCursor:
+    """Where a reply stands in its grammar: the tokens so far, and the mask of the tokens allowed next.
+
+    The masks come from the policy's memo (:attr:`LMPolicy.transitions`) while the reply is short;
+    an llguidance matcher is copied from the compiled grammar, and caught up on the tokens so far,
+    only when the memo has not seen the state yet (self-play repeats the same few states).
+    """
+
+    __slots__ = ("key", "matcher", "owned", "policy", "synced", "tokens")
+
+    def __init__(self, policy: LMPolicy, key: Any, matcher: llguidance.LLMatcher) -> None:
+        self.policy = policy
+        self.key = key
+        self.matcher = matcher
+        self.owned = False  # the compiled grammar's matcher is shared: copied before it moves
+        self.synced = 0
+        self.tokens: tuple[int, ...] = ()
+
+    def mask(self) -> bytes | None:
+        """The packed bitmask of the tokens allowed next, or ``None`` once the reply is a whole string."""
+        memo = self.policy.transitions if len(self.tokens) <= MEMO_DEPTH else None
+        key = (self.key, self.tokens)
+        if memo is not None and key in memo:
+            return memo[key]
+        matcher = self._caught_up()
+        found = None if matcher.is_stopped() else self.policy.intern_mask(matcher.compute_bitmask())
+        if memo is not None:
+            if len(memo) > 200_000:
+                memo.clear()
+            memo[key] = found
+        return found
+
+    def advance(self, token: int) -> None:
+        self.tokens = (*self.tokens, token)
+
+    def fork(self, token: int) -> GrammarCursor:
+        """A new cursor one token further (this one stays where it is)."""
+        child = GrammarCursor(self.policy, self.key, self.matcher)
+        child.synced = self.synced
+        child.tokens = (*self.tokens, token)
+        return child
+
+    def matcher_now(self) -> llguidance.LLMatcher:
+        """An llguidance matcher at the current state (owned by this cursor)."""
+        return self._caught_up()
+
+    def _caught_up(self) -> llguidance.LLMatcher:
+        if not self.owned:
+            self.matcher, self.owned = self.matcher.deep_copy(), True
+        for token in self.tokens[self.synced :]:
+            if not self.matcher.consume_token(token):
+                raise RuntimeError(f"llguidance refused token {token} it allowed: {self.matcher.get_error()}")
+        self.synced = len(self.tokens)
+        return self.matcher
+
+
 class _Row:
     """One completion being decoded."""
 
     __slots__ = (
         "answering",
         "budget_out",
+        "cursor",
         "decisions",
         "done",
         "logprobs",
         "mask",
-        "matcher",
         "pending",
         "prompt_ids",
         "stops",
@@ -145,9 +206,9 @@ class _Row:
         "truncated",
     )
 
-    def __init__(self, prompt_ids: list[int], matcher: llguidance.LLMatcher | None, stops: tuple[str, ...]) -> None:
+    def __init__(self, prompt_ids: list[int], cursor: GrammarCursor | None, stops: tuple[str, ...]) -> None:
         self.prompt_ids = prompt_ids
-        self.matcher = matcher
+        self.cursor = cursor
         self.stops = stops
         self.tokens: list[int] = []
         self.pending: list[int] = list(prompt_ids)  # tokens not yet in the KV cache
@@ -179,9 +240,9 @@ def sample(
     rows = []
     for i, prompt in enumerate(prompts):
         grammar = as_grammar(grammars[i])
-        matcher = None if grammar is None or policy.decoding == "free" else policy.matcher(grammar)
+        cursor = None if grammar is None or policy.decoding == "free" else policy.cursor(grammar)
         fmt = answer_format[i] if answer_format else AnswerFormat.named("bracket")
-        rows.append(_Row(policy.encode_prompt(prompt), matcher, fmt.stops if matcher is None else ()))
+        rows.append(_Row(policy.encode_prompt(prompt), cursor, fmt.stops if cursor is None else ()))
     think = policy.decoding == "think"
     starts = {i: _answer_starts(grammars[i]) for i in range(len(rows))} if think else {}
     forward = IncrementalForward(policy.model, tokenizer.pad_token_id)
@@ -190,12 +251,14 @@ def sample(
         deciding = [k for k, row in enumerate(rows) if not row.done and _advance(policy, row, end)]
         if not deciding:
             break
-        if forward.cache is None:
-            logits = forward.prefill([rows[k].pending for k in deciding])
+        if forward.cache is None:  # distinct prompts once: rows reach their cache rows through in_cache
+            logits, inverse = forward.prefill([rows[k].pending for k in deciding])
+            in_cache = {k: inverse[r] for r, k in enumerate(deciding)}
+            logits = logits[torch.tensor(inverse, device=logits.device)]
         else:
             forward.select([in_cache[k] for k in deciding])
             logits = forward.feed([rows[k].pending for k in deciding])
-        in_cache = {k: r for r, k in enumerate(deciding)}
+            in_cache = {k: r for r, k in enumerate(deciding)}
         for k in deciding:
             rows[k].pending = []
         logits = widen(logits) / policy.temperature
@@ -222,10 +285,13 @@ def _advance(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
         if len(row.tokens) >= policy.max_new_tokens:
             row.done = row.truncated = True
             break
-        if row.matcher is None:
+        if row.cursor is None:
             row.mask = None
             return True
-        mask = policy.intern_mask(row.matcher.compute_bitmask())
+        mask = row.cursor.mask()
+        if mask is None:
+            row.done = True
+            break
         word = int.from_bytes(mask, "little")
         count = word.bit_count()
         if count == 0:  # the grammar allows nothing more (the engine's error state): end the reply here
@@ -249,7 +315,8 @@ def _close(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
     left = policy.max_new_tokens - len(row.tokens)
     if left > CLOSING_DEPTH + 1 + CLOSING_SLACK:
         return False
-    closing = shortest_closing(row.matcher, policy.closing_tokens(), min(left - 1, CLOSING_DEPTH))
+    assert row.cursor is not None
+    closing = shortest_closing(row.cursor.matcher_now(), policy.closing_tokens(), min(left - 1, CLOSING_DEPTH))
     if closing is None or len(closing) + 1 + CLOSING_SLACK < left:
         return False
     for token in closing:
@@ -263,10 +330,9 @@ def _take(policy: LMPolicy, row: _Row, token: int, end: Sequence[int]) -> None:
     """Append ``token`` to the row and see whether the row is over."""
     row.tokens.append(token)
     row.pending.append(token)
-    if row.matcher is not None:
-        if not row.matcher.consume_token(token):
-            raise RuntimeError(f"llguidance refused token {token} it allowed: {row.matcher.get_error()}")
-        row.done = row.matcher.is_stopped()
+    if row.cursor is not None:
+        row.cursor.advance(token)
+        row.done = row.cursor.mask() is None
     elif token in end:
         row.done = True
     elif row.stops and any(stop[-1] in policy.token_text(token) for stop in row.stops):

@@ -51,6 +51,22 @@ def _right_pad(
     return ids.to(device), lengths.to(device)
 
 
+SHARED_PREFIX_SAVING = 256
+"""How many token positions running the rows' common prefix once must save to be worth its own forward pass
+(a real model's rules text always is; the tiny model's short state prompts of a dozen Kuhn states are not)."""
+
+
+def _common_prefix(sequences: Sequence[Sequence[int]]) -> int:
+    first = sequences[0]
+    length = min(len(s) for s in sequences)
+    for s in sequences[1:]:
+        k = 0
+        while k < length and s[k] == first[k]:
+            k += 1
+        length = k
+    return length
+
+
 class IncrementalForward:
     """Next-token logits of a batch of rows fed a few tokens at a time, over one KV cache.
 
@@ -104,15 +120,22 @@ class IncrementalForward:
         self.cache, self.mask, self.lengths = out.cache, mask, lengths + new.sum(1)
         return out.logits[:, -1]
 
-    def prefill(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
-        """The first :meth:`feed`: each distinct sequence is run once, then its cache row is repeated to every row."""
+    def prefill(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, list[int]]:
+        """The first :meth:`feed`, of each distinct sequence once, their longest common prefix (a chat template,
+        the rules text) once for all of them: the logits after each distinct sequence, and for each of
+        ``sequences`` the cache row (and logits row) that holds it."""
         if self.cache is not None:
             raise ValueError("prefill starts an empty cache; this one already holds rows (use feed)")
         unique: dict[tuple[int, ...], int] = {}
         inverse = [unique.setdefault(tuple(s), len(unique)) for s in sequences]
-        logits = self.feed([list(s) for s in unique])
-        self.select(inverse)
-        return logits[torch.tensor(inverse, device=logits.device)]
+        distinct = [list(s) for s in unique]
+        shared = _common_prefix(distinct) if len(distinct) > 1 else 0
+        shared = min(shared, min(len(s) for s in distinct) - 1)  # every row keeps a token to feed
+        if shared * (len(distinct) - 1) >= SHARED_PREFIX_SAVING:
+            self.feed([distinct[0][:shared]])
+            self.select([0] * len(distinct))
+            distinct = [s[shared:] for s in distinct]
+        return self.feed(distinct), inverse
 
     def select(self, rows: Sequence[int]) -> None:
         """Keep ``rows`` (indices into the current rows, in the new order; repeats fork a row)."""

@@ -83,6 +83,9 @@ class LMPolicy:
         self._engine_tokenizer: Any = None
         self._matchers: dict[tuple[ActionGrammar, str, int], Any] = {}
         self._masks: dict[bytes, bytes] = {}
+        self.transitions: dict[tuple[Any, tuple[int, ...]], bytes | None] = {}
+        """Memo of the grammar engine: (grammar, mode, budget; tokens so far) -> the mask of the next tokens, or
+        ``None`` once the reply is whole (self-play walks the same few grammar states over and over)."""
         self._token_texts: dict[int, str] = {}
         self._end_ids: list[int] | None = None
         self._closing_tokens: list[int] | None = None
@@ -140,6 +143,14 @@ class LMPolicy:
     def matcher(self, grammar: ActionGrammar, mode: str | None = None) -> Any:
         """A fresh llguidance matcher of ``grammar`` in ``mode`` (default: the policy's decoding mode; ``think``
         wraps the grammar in :func:`~gym_reason.grammar.think_grammar`): a copy of a memoised one."""
+        return self._base_matcher(grammar, mode).deep_copy()
+
+    def cursor(self, grammar: ActionGrammar, mode: str | None = None) -> decoding.GrammarCursor:
+        """The start of a reply held to ``grammar`` in ``mode`` (see :class:`~gym_reason.policy.decoding.GrammarCursor`)."""
+        mode = self.decoding if mode is None else mode
+        return decoding.GrammarCursor(self, (grammar, mode, self.think_tokens), self._base_matcher(grammar, mode))
+
+    def _base_matcher(self, grammar: ActionGrammar, mode: str | None) -> Any:
         import llguidance
 
         from gym_reason import grammar as grammar_engine
@@ -160,7 +171,7 @@ class LMPolicy:
             if len(self._matchers) > 10_000:
                 self._matchers.clear()
             self._matchers[key] = base
-        return base.deep_copy()
+        return base
 
     def intern_mask(self, mask: bytes) -> bytes:
         """One shared copy of each distinct packed mask (a think-mode reply repeats one mask at most positions)."""

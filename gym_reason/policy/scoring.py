@@ -23,7 +23,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from gym_reason.core import ActionGrammar
-from gym_reason.policy.decoding import Completion, allowed_tokens, widen
+from gym_reason.policy.decoding import Completion, GrammarCursor, allowed_tokens, widen
 from gym_reason.policy.forward import IncrementalForward, hidden_at, logits_at
 
 if TYPE_CHECKING:
@@ -179,9 +179,8 @@ def answer_probabilities(
 @dataclasses.dataclass
 class _Node:
     prompt: int
-    path: list[int]
+    cursor: GrammarCursor
     pending: list[int]
-    matcher: Any
     probability: float
     mask: bytes = b""
 
@@ -193,49 +192,48 @@ def _walk(policy: LMPolicy, prompts: Sequence[str], legal: Sequence[Sequence[str
     def grow(node: _Node) -> _Node | None:
         """Take the node's forced tokens; the node if it branches, else ``None`` (its leaf is recorded)."""
         while True:
-            if node.matcher.is_stopped():
-                text = policy.tokenizer.decode([t for t in node.path if t not in eos], skip_special_tokens=True)
+            mask = node.cursor.mask()
+            if mask is None:
+                path = [t for t in node.cursor.tokens if t not in eos]
+                text = policy.tokenizer.decode(path, skip_special_tokens=True)
                 found[node.prompt][text] = found[node.prompt].get(text, 0.0) + node.probability
                 return None
-            mask = node.matcher.compute_bitmask()
             word = int.from_bytes(mask, "little")
             if word & (word - 1):
                 node.mask = mask
                 return node
             if not word:
-                raise RuntimeError(f"the grammar engine allows no token after {node.path}: {node.matcher.get_error()}")
+                raise RuntimeError(f"the grammar engine allows no token after {list(node.cursor.tokens)}")
             token = word.bit_length() - 1
-            node.matcher.consume_token(token)
-            node.path.append(token)
+            node.cursor.advance(token)
             node.pending.append(token)
 
     frontier = []
     for i, (prompt, options) in enumerate(zip(prompts, legal, strict=True)):
-        root = _Node(
-            i, [], list(policy.encode_prompt(prompt)), policy.matcher(ActionGrammar.choice(options), "constrained"), 1.0
-        )
-        node = grow(root)
+        cursor = policy.cursor(ActionGrammar.choice(options), "constrained")
+        node = grow(_Node(i, cursor, list(policy.encode_prompt(prompt)), 1.0))
         if node is not None:
             frontier.append(node)
     forward = IncrementalForward(policy.model, policy.tokenizer.pad_token_id)
     if frontier:
-        logits = forward.prefill([node.pending for node in frontier])
+        logits, inverse = forward.prefill([node.pending for node in frontier])
+        logits = logits[torch.tensor(inverse, device=logits.device)]
+        rows = inverse
     while frontier:
         children, parents = [], []
         for row, node in enumerate(frontier):
             allowed = allowed_tokens(node.mask)
             q = torch.softmax(logits[row, allowed].double() / policy.temperature, dim=-1).tolist()
             for token, probability in zip(allowed, q, strict=True):
-                matcher = node.matcher.deep_copy()
-                matcher.consume_token(token)
-                child = grow(_Node(node.prompt, [*node.path, token], [token], matcher, node.probability * probability))
+                child = grow(_Node(node.prompt, node.cursor.fork(token), [token], node.probability * probability))
                 if child is not None:
                     children.append(child)
-                    parents.append(row)
+                    parents.append(rows[row])
         frontier = children
         if frontier:
             forward.select(parents)
             logits = forward.feed([node.pending for node in frontier])
+            rows = list(range(len(frontier)))
     return [{a: table.get(a, 0.0) for a in options} for table, options in zip(found, legal, strict=True)]
 
 

@@ -215,3 +215,18 @@ def test_kuhn_env_grammar_and_legal_answers_decode_alike():
     by_grammar = policy.sample([prompt] * 20, [info[ACTION_GRAMMAR]] * 20, torch.Generator().manual_seed(3))
     by_list = policy.sample([prompt] * 20, [list(info["legal_actions"])] * 20, torch.Generator().manual_seed(3))
     assert [c.text for c in by_grammar] == [c.text for c in by_list]
+
+
+def test_prefill_runs_a_long_common_prefix_once_and_each_distinct_prompt_once():
+    policy = tiny()
+    model, pad = policy.model, policy.tokenizer.pad_token_id
+    rules = list(range(3, 43))  # 40 shared tokens (a chat template, the rules text)
+    sequences = [[*rules, 50 + i % 9, 60 + i % 3] for i in range(30)]  # 9 distinct of 30
+    forward = IncrementalForward(model, pad)
+    with torch.no_grad():
+        logits, inverse = forward.prefill(sequences)
+        assert logits.shape[0] == forward.rows == 9 and forward.calls == 2  # the prefix, then the 9 tails
+        assert torch.allclose(logits[torch.tensor(inverse)], last_logits(model, sequences, pad), atol=1e-5)
+        forward.select(inverse)
+        got = forward.feed([[7]] * 30)
+    assert torch.allclose(got, last_logits(model, [[*s, 7] for s in sequences], pad), atol=1e-5)
