@@ -145,3 +145,15 @@ def test_a_request_that_does_not_fit_its_env_is_a_clear_error():
         play_episodes([EpisodeRequest(KUHN, gym_reason.make(KUHN), seed=0, players=(nash,))])
     with pytest.raises(ValueError, match="make_env"):
         play_episodes([EpisodeRequest(KUHN, seed=0, players=(nash, nash))])
+
+
+def test_kuhn_eval_transcripts_are_those_of_the_engines_before_the_merge(tmp_path):
+    # Pinned on 1708821 (rollout._Live and arena._Game still apart): same seeds, same games, same bytes.
+    import hashlib
+
+    from gym_reason.eval.evaluation import evaluate
+
+    path = tmp_path / "t.jsonl"
+    evaluate("fixed:nash", "kuhn_poker", ["random", "fixed:nash"], 64, seed=0, transcripts=path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == "21c18535fb87ec629b3a1104ad783cbec6bb052ad51be4cbbb90fc1626519649"
