@@ -35,6 +35,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from gym_reason.core import ActionGrammar, AnswerFormat
@@ -73,22 +74,31 @@ class Completion:
 
 def unpack_masks(masks: Sequence[bytes | None], width: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """Packed bitmasks (``None``: every token) as a ``(len(masks), width)`` bool tensor; bits past a mask are False.
+    Each distinct mask object is unpacked once (decoding interns them).
 
     >>> unpack_masks([bytes([0b101]), None], 4).tolist()
     [[True, False, True, False], [True, True, True, True]]
     """
+    distinct: dict[int, int] = {}
+    packed: list[bytes] = []
+    index = []
+    for mask in masks:
+        if mask is None:
+            index.append(-1)
+            continue
+        if id(mask) not in distinct:
+            distinct[id(mask)] = len(packed)
+            packed.append(mask)
+        index.append(distinct[id(mask)])
     out = torch.ones((len(masks), width), dtype=torch.bool)
-    packed = [(row, m) for row, m in enumerate(masks) if m is not None]
     if packed:
-        size = max(len(m) for _, m in packed)
-        data = torch.zeros((len(packed), size), dtype=torch.uint8)
-        for k, (_, m) in enumerate(packed):
-            data[k, : len(m)] = torch.frombuffer(bytearray(m), dtype=torch.uint8)
-        bits = ((data.unsqueeze(-1) >> torch.arange(8, dtype=torch.uint8)) & 1).bool().reshape(len(packed), -1)
-        rows = torch.tensor([row for row, _ in packed])
-        out[rows] = False
-        keep = min(width, bits.shape[1])
-        out[rows, :keep] = bits[:, :keep]
+        size = max(max(len(m) for m in packed), (width + 7) // 8)
+        data = np.zeros((len(packed), size), dtype=np.uint8)
+        for k, mask in enumerate(packed):
+            data[k, : len(mask)] = np.frombuffer(mask, dtype=np.uint8)
+        bits = torch.from_numpy(np.unpackbits(data, axis=1, bitorder="little")[:, :width].astype(bool))
+        rows = torch.tensor([r for r, k in enumerate(index) if k >= 0])
+        out[rows] = bits[torch.tensor([k for k in index if k >= 0])]
     return out.to(device)
 
 
@@ -141,7 +151,7 @@ class GrammarCursor:
 
     __slots__ = ("key", "matcher", "owned", "policy", "synced", "tokens")
 
-    def __init__(self, policy: LMPolicy, key: Any, matcher: llguidance.LLMatcher) -> None:
+    def __init__(self, policy: LMPolicy, key: int, matcher: llguidance.LLMatcher) -> None:
         self.policy = policy
         self.key = key
         self.matcher = matcher
@@ -261,15 +271,10 @@ def sample(
             in_cache = {k: r for r, k in enumerate(deciding)}
         for k in deciding:
             rows[k].pending = []
-        logits = widen(logits) / policy.temperature
-        masks = [rows[k].mask for k in deciding]
-        if any(m is not None for m in masks):
-            valid = unpack_masks(masks, logits.shape[1], logits.device)
-            logits = logits.masked_fill(~valid, -math.inf)
-        logp = torch.log_softmax(logits, dim=-1)
-        picks = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
-        picked_logp = logp.gather(1, picks[:, None]).squeeze(1).tolist()
-        for k, token, lp in zip(deciding, picks.tolist(), picked_logp, strict=True):
+        picks, picked_logp = _draw(
+            policy, widen(logits) / policy.temperature, [rows[k].mask for k in deciding], generator
+        )
+        for k, token, lp in zip(deciding, picks, picked_logp, strict=True):
             row = rows[k]
             row.decisions.append((len(row.tokens), row.mask))
             row.logprobs.append(lp)
@@ -277,6 +282,32 @@ def sample(
             if think and not row.answering:
                 _count_thinking(policy, row, token, starts[k])
     return [_completion(policy, row, end) for row in rows]
+
+
+COMPACT_WIDTH = 64
+"""Decisions among at most this many tokens each (a game's answers) are drawn over their allowed tokens
+alone, not over the whole vocabulary (the same distribution)."""
+
+
+def _draw(
+    policy: LMPolicy, logits: torch.Tensor, masks: Sequence[bytes | None], generator: torch.Generator
+) -> tuple[list[int], list[float]]:
+    """One token per row from the softmax of its logits restricted to its mask, and that token's log-probability."""
+    if all(m is not None for m in masks):
+        options = [policy.allowed(m) for m in masks]  # type: ignore[arg-type]
+        width = max(len(o) for o in options)
+        if width <= COMPACT_WIDTH:
+            index = torch.tensor([o + [o[0]] * (width - len(o)) for o in options], device=logits.device)
+            valid = torch.tensor([[j < len(o) for j in range(width)] for o in options], device=logits.device)
+            logp = torch.log_softmax(logits.gather(1, index).masked_fill(~valid, -math.inf), dim=-1)
+            picks = torch.multinomial(logp.exp(), 1, generator=generator)
+            chosen = logp.gather(1, picks).squeeze(1).tolist()
+            return [o[j] for o, j in zip(options, picks.squeeze(1).tolist(), strict=True)], chosen
+    if any(m is not None for m in masks):
+        logits = logits.masked_fill(~unpack_masks(masks, logits.shape[1], logits.device), -math.inf)
+    logp = torch.log_softmax(logits, dim=-1)
+    picks = torch.multinomial(logp.exp(), 1, generator=generator)
+    return picks.squeeze(1).tolist(), logp.gather(1, picks).squeeze(1).tolist()
 
 
 def _advance(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:

@@ -9,6 +9,7 @@ answer probabilities). Saving and loading are in :mod:`.checkpoints`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,9 +82,12 @@ class LMPolicy:
         """Where the weights came from (``model``, ``gguf_file``, ``lora``), saved with checkpoints."""
         self._prompt_memo: dict[str, list[int]] = {}
         self._engine_tokenizer: Any = None
-        self._matchers: dict[tuple[ActionGrammar, str, int], Any] = {}
+        self._vocab_size: int | None = None
+        self._matchers: dict[tuple[ActionGrammar, str, int], tuple[int, Any]] = {}
+        self._grammar_numbers = itertools.count()
+        self._allowed: dict[bytes, list[int]] = {}
         self._masks: dict[bytes, bytes] = {}
-        self.transitions: dict[tuple[Any, tuple[int, ...]], bytes | None] = {}
+        self.transitions: dict[tuple[int, tuple[int, ...]], bytes | None] = {}
         """Memo of the grammar engine: (grammar, mode, budget; tokens so far) -> the mask of the next tokens, or
         ``None`` once the reply is whole (self-play walks the same few grammar states over and over)."""
         self._token_texts: dict[int, str] = {}
@@ -138,27 +142,30 @@ class LMPolicy:
 
     def vocab_size(self) -> int:
         """The number of tokens the grammar engine's masks cover."""
-        return int(self.engine_tokenizer().vocab_size)
+        if self._vocab_size is None:
+            self._vocab_size = int(self.engine_tokenizer().vocab_size)
+        return self._vocab_size
 
     def matcher(self, grammar: ActionGrammar, mode: str | None = None) -> Any:
         """A fresh llguidance matcher of ``grammar`` in ``mode`` (default: the policy's decoding mode; ``think``
         wraps the grammar in :func:`~gym_reason.grammar.think_grammar`): a copy of a memoised one."""
-        return self._base_matcher(grammar, mode).deep_copy()
+        return self._compiled(grammar, mode)[1].deep_copy()
 
     def cursor(self, grammar: ActionGrammar, mode: str | None = None) -> decoding.GrammarCursor:
         """The start of a reply held to ``grammar`` in ``mode`` (see :class:`~gym_reason.policy.decoding.GrammarCursor`)."""
-        mode = self.decoding if mode is None else mode
-        return decoding.GrammarCursor(self, (grammar, mode, self.think_tokens), self._base_matcher(grammar, mode))
+        number, base = self._compiled(grammar, mode)
+        return decoding.GrammarCursor(self, number, base)
 
-    def _base_matcher(self, grammar: ActionGrammar, mode: str | None) -> Any:
+    def _compiled(self, grammar: ActionGrammar, mode: str | None) -> tuple[int, Any]:
+        """A number naming (grammar, mode, budget) in :attr:`transitions`, and its compiled matcher (memoised)."""
         import llguidance
 
         from gym_reason import grammar as grammar_engine
 
         mode = self.decoding if mode is None else mode
         key = (grammar, mode, self.think_tokens)
-        base = self._matchers.get(key)
-        if base is None:
+        found = self._matchers.get(key)
+        if found is None:
             if mode == "think":
                 text = grammar_engine.think_grammar(grammar, self.think_tokens)
             else:
@@ -170,8 +177,18 @@ class LMPolicy:
                 )
             if len(self._matchers) > 10_000:
                 self._matchers.clear()
-            self._matchers[key] = base
-        return base
+                self.transitions.clear()
+            found = self._matchers[key] = (next(self._grammar_numbers), base)
+        return found
+
+    def allowed(self, mask: bytes) -> list[int]:
+        """The token ids of an interned mask (memoised)."""
+        tokens = self._allowed.get(mask)
+        if tokens is None:
+            if len(self._allowed) > 100_000:
+                self._allowed.clear()
+            tokens = self._allowed[mask] = decoding.allowed_tokens(mask)
+        return tokens
 
     def intern_mask(self, mask: bytes) -> bytes:
         """One shared copy of each distinct packed mask (a think-mode reply repeats one mask at most positions)."""

@@ -23,7 +23,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from gym_reason.core import ActionGrammar
-from gym_reason.policy.decoding import Completion, GrammarCursor, allowed_tokens, widen
+from gym_reason.policy.decoding import Completion, GrammarCursor, widen
 from gym_reason.policy.forward import IncrementalForward, hidden_at, logits_at
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ def _walk(policy: LMPolicy, prompts: Sequence[str], legal: Sequence[Sequence[str
     while frontier:
         children, parents = [], []
         for row, node in enumerate(frontier):
-            allowed = allowed_tokens(node.mask)
+            allowed = policy.allowed(node.mask)
             q = torch.softmax(logits[row, allowed].double() / policy.temperature, dim=-1).tolist()
             for token, probability in zip(allowed, q, strict=True):
                 child = grow(_Node(node.prompt, node.cursor.fork(token), [token], node.probability * probability))
