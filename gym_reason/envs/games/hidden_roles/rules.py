@@ -137,10 +137,13 @@ class HiddenRolesState(State):
         "_cards",
         "_fails",
         "_game",
+        "_hidden",
         "_leader",
         "_log",
+        "_log_text",
         "_mission",
         "_mission_teams",
+        "_missions_view",
         "_own",
         "_phase",
         "_player",
@@ -151,6 +154,7 @@ class HiddenRolesState(State):
         "_team",
         "_vote_records",
         "_votes",
+        "_votes_view",
         "_winner",
     )
 
@@ -171,7 +175,11 @@ class HiddenRolesState(State):
         self._fails: list[int] = []  # fails per finished mission
         self._mission_teams: list[tuple[int, ...]] = []  # the team of each finished mission
         self._vote_records: list[tuple[tuple[int, ...], tuple[bool, ...]]] = []  # (team, each seat's approval)
-        self._log: list[str] = []  # public events, one line each
+        self._log: tuple[str, ...] = ()  # public events, one line each (tuples: views share them, clones too)
+        self._log_text = ""  # the same lines, each after a newline (the information states' public part)
+        self._missions_view: tuple[dict[str, Any], ...] = ()  # the views' "missions"
+        self._votes_view: tuple[dict[str, Any], ...] = ()  # the views' "votes"
+        self._hidden: tuple[int, ...] = ()  # the hidden team's seats, once dealt
         self._own: list[list[str]] = [[] for _ in range(n)]  # each player's private events, one line each
         self._winner: str | None = None
 
@@ -192,7 +200,12 @@ class HiddenRolesState(State):
         return TEAM_OF[self.role(player)]
 
     def hidden_team(self) -> tuple[int, ...]:
-        return tuple(p for p, r in enumerate(self._roles) if r in "am")
+        return self._hidden
+
+    def _event(self, line: str) -> None:
+        """Record a public event."""
+        self._log = (*self._log, line)
+        self._log_text += "\n" + line
 
     def _mission_size(self) -> int:
         return TEAM_SIZES[self._game.num_players][self._mission]
@@ -247,6 +260,7 @@ class HiddenRolesState(State):
             if move not in self._game._deal_set:
                 raise ValueError(f"{move!r} is not a deal of {self._game.num_players} players")
             self._roles = move
+            self._hidden = tuple(p for p, r in enumerate(move) if r in "am")
             self._start_proposal()
             return
         if self._player == TERMINAL or self.parse_move(move) != move:
@@ -254,10 +268,10 @@ class HiddenRolesState(State):
         player, phase = self._player, self._phase
         if phase == PROPOSE:
             self._team = parse_team(move[len("team:") :], self._mission_size(), self._game.num_players)
-            self._log.append(f"proposal {self._proposals + 1} of mission {self._mission + 1}: {move}")
+            self._event(f"proposal {self._proposals + 1} of mission {self._mission + 1}: {move}")
             self._begin(DISCUSS if self._game.chat_length else VOTE, self._from_leader())
         elif phase == DISCUSS:
-            self._log.append(f"{player} says: {to_charset(move[len('say: ') :])}")
+            self._event(f"{player} says: {to_charset(move[len('say: ') :])}")
             self._advance(VOTE, self._from_leader())
         elif phase == VOTE:
             self._votes[player] = move == APPROVE
@@ -270,7 +284,7 @@ class HiddenRolesState(State):
         elif phase == ASSASSINATE:
             target = int(move.split(":")[1])
             hit = self._roles[target] == "s"
-            self._log.append(f"{move} ({'the seer' if hit else 'not the seer'})")
+            self._event(f"{move} ({'the seer' if hit else 'not the seer'})")
             self._finish(HIDDEN if hit else LOYAL)
 
     def _from_leader(self) -> list[int]:
@@ -303,9 +317,11 @@ class HiddenRolesState(State):
         n = self._game.num_players
         approvals = sum(self._votes.values())
         approved = 2 * approvals > n
-        self._vote_records.append((self._team, tuple(self._votes[p] for p in range(n))))
+        approvals = tuple(self._votes[p] for p in range(n))
+        self._vote_records.append((self._team, approvals))
+        self._votes_view = (*self._votes_view, {"team": self._team, "approvals": approvals})
         votes = ", ".join(f"{p} {'approve' if self._votes[p] else 'reject'}" for p in range(n))
-        self._log.append(f"votes on {format_team(self._team)}: {votes}; {'approved' if approved else 'rejected'}")
+        self._event(f"votes on {format_team(self._team)}: {votes}; {'approved' if approved else 'rejected'}")
         for own in self._own:  # the secret vote is public now
             if own and own[-1].startswith("my vote"):
                 own.pop()
@@ -317,7 +333,7 @@ class HiddenRolesState(State):
             return
         self._proposals += 1
         if self._proposals >= MAX_PROPOSALS:
-            self._log.append(f"{MAX_PROPOSALS} proposals in a row were rejected")
+            self._event(f"{MAX_PROPOSALS} proposals in a row were rejected")
             self._finish(HIDDEN)
         else:
             self._start_proposal()
@@ -328,7 +344,8 @@ class HiddenRolesState(State):
         self._results.append(success)
         self._fails.append(fails)
         self._mission_teams.append(self._team)
-        self._log.append(
+        self._missions_view = (*self._missions_view, {"team": self._team, "fails": fails, "success": success})
+        self._event(
             f"mission {self._mission + 1} ({format_team(self._team)}): {fails} fail(s); "
             f"{'success' if success else 'failed'}"
         )
@@ -348,7 +365,7 @@ class HiddenRolesState(State):
         self._player = TERMINAL
         self._queue = []
         roles = ", ".join(f"{p} {self.role(p)}" for p in range(self._game.num_players))
-        self._log.append(f"the {winner} team wins; roles: {roles}")
+        self._event(f"the {winner} team wins; roles: {roles}")
 
     def is_terminal(self) -> bool:
         return self._player == TERMINAL
@@ -404,12 +421,9 @@ class HiddenRolesState(State):
             "proposed_team": self._team,
             "to_move": self._player,
             "to_act": self._player == player,
-            "missions": tuple(
-                {"team": t, "fails": f, "success": r}
-                for t, f, r in zip(self._mission_teams, self._fails, self._results, strict=True)
-            ),
-            "votes": tuple({"team": t, "approvals": v} for t, v in self._vote_records),
-            "events": tuple(self._log),
+            "missions": self._missions_view,
+            "votes": self._votes_view,
+            "events": self._log,
             "private": tuple(self._own[player]),
             "chat_length": game.chat_length,
             "finished": over,
@@ -425,8 +439,8 @@ class HiddenRolesState(State):
             head += " hidden=" + ",".join(map(str, known))
         if role in (ASSASSIN, MINION):
             head += f" assassin={self._roles.index('a')}"
-        lines = [head, *self._log, *self._own[player], f"to move: {self._player} ({self._phase})"]
-        return "\n".join(lines)
+        own = "".join("\n" + line for line in self._own[player])
+        return f"{head}{self._log_text}{own}\nto move: {self._player} ({self._phase})"
 
     def clone(self) -> HiddenRolesState:
         other = HiddenRolesState.__new__(HiddenRolesState)
@@ -439,7 +453,6 @@ class HiddenRolesState(State):
         other._fails = self._fails[:]
         other._mission_teams = self._mission_teams[:]
         other._vote_records = self._vote_records[:]
-        other._log = self._log[:]
         other._own = [own[:] for own in self._own]
         return other
 
