@@ -95,10 +95,10 @@ class SelfPlayConfig(BaseModel):
         description="most padded tokens (rows x longest row) scored and backpropagated at once; a minibatch's "
         "gradient accumulates over its micro-batches (same gradient); 0 = the whole minibatch at once",
     )
-    gradient_checkpointing: bool = Field(
-        False,
-        description="recompute each layer's activations in the backward pass instead of keeping them "
-        "(real models: less memory per micro-batch for some more time)",
+    gradient_checkpointing: bool | None = Field(
+        None,
+        description="recompute each layer's activations in the backward pass instead of keeping them (less memory "
+        "per micro-batch token for ~1 more forward pass); default: on for --model, off for the tiny model",
     )
     clip: float | None = Field(0.2, gt=0.0, description="PPO ratio clip; null = no clipping (REINFORCE)")
     advantage: AdvantageEstimator = Field(
@@ -190,6 +190,10 @@ class SelfPlayConfig(BaseModel):
 
     def prompt_layout(self) -> str:
         return ("state" if self.tiny() else "observation") if self.prompt == "auto" else self.prompt
+
+    def checkpoint_activations(self) -> bool:
+        """Whether the update recomputes activations (default: for real models, whose activations dominate)."""
+        return not self.tiny() if self.gradient_checkpointing is None else self.gradient_checkpointing
 
     def decoding_mode(self) -> str:
         """The decoding mode (``constrained``, ``think`` or ``free``) the run uses."""

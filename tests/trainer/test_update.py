@@ -126,3 +126,12 @@ def test_a_negative_token_budget_is_refused_with_the_fix():
         load_config(overrides={"micro_batch_tokens": "-1"})
     with pytest.raises(ValueError, match="0 = no limit"):
         micro_batches([], -5)
+
+
+def test_activation_checkpointing_defaults_to_real_models_only():
+    assert not load_config().checkpoint_activations()  # the tiny model: its activations are small
+    assert load_config(overrides={"model": "some/model"}).checkpoint_activations()
+    assert not load_config(
+        overrides={"model": "some/model", "gradient_checkpointing": "false"}
+    ).checkpoint_activations()
+    assert load_config(overrides={"gradient_checkpointing": "true"}).checkpoint_activations()
