@@ -419,6 +419,9 @@ def play_episodes(
             live = still
             for player, batch in batches.values():
                 answers, errors, tokens, turns = _answer(player, batch)
+                for (game, *_), answer in zip(batch, answers, strict=True):  # remote envs (trainer/ray_workers.py):
+                    if answer is not None and hasattr(game.env, "submit_step"):  # the round's steps run at once
+                        game.env.submit_step(answer)
                 for k, (game, agent, obs, info) in enumerate(batch):
                     answer = answers[k]
                     if answer is None:
@@ -437,6 +440,8 @@ def play_episodes(
             for game in live:
                 game.fail(f"RuntimeError: episode still running after {max_rounds} rounds")
                 store(game)
+            for index in range(next_index, len(requests)):  # never started: the rounds ran out first
+                episodes[index] = _failed_episode(requests[index], seats[index], f"not started in {max_rounds} rounds")
     finally:
         for env in made:
             close = getattr(env, "close", None)

@@ -157,3 +157,11 @@ def test_kuhn_eval_transcripts_are_those_of_the_engines_before_the_merge(tmp_pat
     evaluate("fixed:nash", "kuhn_poker", ["random", "fixed:nash"], 64, seed=0, transcripts=path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == "21c18535fb87ec629b3a1104ad783cbec6bb052ad51be4cbbb90fc1626519649"
+
+
+def test_episodes_cut_by_the_round_limit_are_failed_not_scored():
+    nash = make_agent("fixed:nash", gym_reason.make(KUHN), seed=0)
+    requests = [EpisodeRequest(KUHN, seed=s, players=(nash, nash)) for s in range(3)]
+    episodes = play_episodes(requests, make_env=lambda: gym_reason.make(KUHN), concurrency=1, max_rounds=2)
+    assert all(e.failed and e.outcomes == [None, None] for e in episodes)
+    assert "after 2 rounds" in episodes[0].error and "not started" in episodes[2].error
