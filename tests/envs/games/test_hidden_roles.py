@@ -271,3 +271,15 @@ def test_bad_arguments_name_the_valid_values():
     state = HiddenRoles().new_initial_state()
     resolve_chance(state, rng)
     assert state.current_player() == 0
+
+
+def test_credit_splits_turns_per_seat_when_seats_share_a_role():
+    """Two servants share the role (one RAE baseline) but not a return: their turns are two sequences."""
+    from gym_reason.eval.engine import Episode, Turn
+    from gym_reason.trainer.credit import agent_turns
+
+    turns = [Turn("hr", "servant", None, agent="player_1"), Turn("hr", "servant", None, agent="player_4"),
+             Turn("hr", "seer", None, agent="player_0"), Turn("hr", "servant", None, agent="player_1")]  # fmt: skip
+    episode = Episode(0, ["policy"] * 5, [1.0] * 5, [None] * 5, [0] * 5, [0] * 5, [None] * 5, turns=turns)
+    sequences = [[t.agent for t in seq] for _, seq in agent_turns([episode])]
+    assert sorted(sequences) == [["player_0"], ["player_1", "player_1"], ["player_4"]]
