@@ -6,9 +6,9 @@ Install with ``pip install 'gym-reason[ray]'``. Two ways to use an :class:`EnvWo
   the episode engine (:func:`~gym_reason.eval.engine.play_episodes`) plays exactly like a local env, so
   the learner (the policy being trained) stays in the trainer's process while every ``reset`` and
   ``step`` runs on a worker. ``gym-reason selfplay --env-workers N`` plays its rollouts this way. Each
-  call is one round trip (the worker sends back the env's next view with the reply), and the engine
-  makes its calls one env at a time, so this moves env work and its crashes out of the trainer; it does
-  not overlap the env calls of one round.
+  call is one round trip (the worker sends back the env's next view with the reply); the engine sends
+  every step of a round (``submit_step``) before collecting the replies, so envs on different workers
+  step at the same time.
 * **Worker-pool front** (:meth:`EnvWorkerPool.play`): whole episodes with fixed agents (random, bots)
   played on the workers by the engine there, chunks of the requests in parallel: evaluation and
   benchmark traffic that needs no learner.
@@ -165,12 +165,13 @@ class RemoteTask:
         self.answer_format = description["answer_format"]
         self.game = description["game"]
         self.closed = False
+        self._submitted: tuple[Any, Any] | None = None  # (action, object ref) of a step sent by submit_step
 
-    def _call(self, method: str, *args: Any, wait_restart: bool = False) -> Any:
+    def _call(self, method: str, *args: Any, wait_restart: bool = False, submitted: Any = None) -> Any:
         """One call of this env on its worker; a dead, restarting or silent worker raises :class:`EnvWorkerDied`."""
         ray = _ray()
         try:
-            return self.pool.call(self.worker, method, *args, wait_restart=wait_restart)
+            return self.pool.call(self.worker, method, *args, wait_restart=wait_restart, submitted=submitted)
         except ray.exceptions.ActorUnavailableError:
             raise EnvWorkerDied(
                 f"env worker {self.worker} holding {self.env_id} is restarting after a crash (during {method}); "
@@ -188,10 +189,28 @@ class RemoteTask:
             ) from None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        self._submitted = None
         return self._call("reset", self.key, self.env_id, self.kwargs, seed, options, wait_restart=True)
 
+    def submit_step(self, action: Any) -> None:
+        """Send ``step(action)`` to the worker now and return; the next ``step(action)`` collects its reply.
+
+        The engine submits every step of a round before collecting any, so envs on different workers step at
+        the same time (one worker runs its envs' steps in order)."""
+        if self._submitted is not None:  # one env in two episodes of a round: the second step is sent by step()
+            return
+        try:
+            self._submitted = (action, self.pool.actors[self.worker].step.remote(self.key, action))
+        except Exception:  # sending failed: step() sends again and reports what goes wrong
+            self._submitted = None
+
     def step(self, action: Any) -> Any:
-        return self._call("step", self.key, action)
+        submitted, self._submitted = self._submitted, None
+        if submitted is not None and submitted[0] != action:
+            raise RuntimeError(
+                f"{self!r}: step({action!r}) after submit_step({submitted[0]!r}); step what was submitted"
+            )
+        return self._call("step", self.key, action, submitted=None if submitted is None else submitted[1])
 
     def close(self) -> None:
         if not self.closed:
@@ -308,17 +327,19 @@ class EnvWorkerPool:
         kind = RemoteGame if description["multi"] else RemoteTask
         return kind(self, worker, env_id, kwargs, key, description)
 
-    def call(self, worker: int, method: str, *args: Any, wait_restart: bool = False) -> Any:
+    def call(self, worker: int, method: str, *args: Any, wait_restart: bool = False, submitted: Any = None) -> Any:
         """``ray.get`` of one call on ``worker``, an exception the env raised there raised here as itself.
 
         ``wait_restart``: the call starts afresh (building or resetting an env, a chunk of whole episodes), so
         while Ray restarts a crashed worker it is retried for up to ``restart_timeout`` seconds instead of
-        raising Ray's ``ActorUnavailableError``."""
+        raising Ray's ``ActorUnavailableError``. ``submitted``: the call's object ref, already sent."""
         ray = _ray()
         deadline = time.monotonic() + self.restart_timeout
         while True:
+            ref = submitted if submitted is not None else getattr(self.actors[worker], method).remote(*args)
+            submitted = None
             try:
-                return ray.get(getattr(self.actors[worker], method).remote(*args), timeout=self.call_timeout)
+                return ray.get(ref, timeout=self.call_timeout)
             except ray.exceptions.ActorUnavailableError:  # restarting after a crash: its envs are gone
                 if not wait_restart or time.monotonic() > deadline:
                     raise

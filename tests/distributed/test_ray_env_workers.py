@@ -69,7 +69,8 @@ def test_a_task_plays_remotely_like_locally(pool):
 
     def run(env):
         agent = make_agent("random", env, seed=3)
-        return play_episodes([EpisodeRequest(env_id, env, seed=s, players=[agent]) for s in range(4)], transcripts=True)
+        requests = [EpisodeRequest(env_id, env, seed=s, players=[agent]) for s in range(4)]
+        return play_episodes(requests, transcripts=True, concurrency=1)  # one env: one episode at a time
 
     remote_env = pool.make(env_id)
     assert isinstance(remote_env, RemoteTask) and not hasattr(remote_env, "agent_iter")
