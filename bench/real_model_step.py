@@ -65,7 +65,7 @@ def run_one(args: argparse.Namespace) -> dict[str, float]:
             model=str(folder),
             gguf_file=name,
             lora=True,
-            constrained=True,
+            decoding="constrained",
             prompt="observation",
             games_per_step=args.games,
             steps=max(args.steps, 2),
@@ -103,9 +103,20 @@ def run_one(args: argparse.Namespace) -> dict[str, float]:
             turns=float(len(turns)),
             tokens=float(sum(len(t.completion.prompt_ids) + len(t.completion.completion_ids) for t in turns)),
             micro_batches=stats.get("micro_batches", 0.0),
+            distinct_sequences=float(len({(*t.completion.prompt_ids, *t.completion.completion_ids) for t in turns})),
+            shared_prefix_tokens=float(_common_prefix([t.completion.prompt_ids for t in turns])),
         )
+        figures[f"peak_rss_after_step_{step + 1}_mb"] = peak_rss_mb()
     figures["peak_rss_mb"] = peak_rss_mb()
     return figures
+
+
+def _common_prefix(sequences: list[list[int]]) -> int:
+    """How many leading tokens all ``sequences`` share (what one encoding of a shared prefix would save per row)."""
+    if not sequences:
+        return 0
+    first = sequences[0]
+    return next((i for i in range(len(first)) if any(len(s) <= i or s[i] != first[i] for s in sequences)), len(first))
 
 
 def main() -> None:
@@ -138,7 +149,8 @@ def main() -> None:
             f"{size:4d} games/step: peak RSS {row['peak_rss_mb'] / 1024:5.2f} GB (loaded {row['rss_after_load_mb'] / 1024:.2f}, "
             f"after rollout {row['rss_after_rollout_mb'] / 1024:.2f}, after update {row['rss_after_update_mb'] / 1024:.2f})"
             f"  step {row['step_s']:6.1f} s (rollout {row['rollout_s']:.1f}, update {row['update_s']:.1f})"
-            f"  turns {row['turns']:.0f}, tokens {row['tokens']:.0f}, micro-batches {row['micro_batches']:.0f},"
+            f"  turns {row['turns']:.0f} ({row['distinct_sequences']:.0f} distinct), tokens {row['tokens']:.0f}"
+            f" (shared prefix {row['shared_prefix_tokens']:.0f}), micro-batches {row['micro_batches']:.0f},"
             f" invalid rate {row['invalid_rate']:.3f}",
             flush=True,
         )
