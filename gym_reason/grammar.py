@@ -172,29 +172,43 @@ CLOSING_BYTES = b'\n`"]})0a '
 CLOSING_DEPTH = 5
 
 
-def shortest_closing(m: llguidance.LLMatcher, tokens: Sequence[int], depth: int = CLOSING_DEPTH) -> list[int] | None:
+def shortest_closing(
+    m: llguidance.LLMatcher, tokens: Sequence[int], depth: int = CLOSING_DEPTH, *, few: int = 0, limit: int = 4000
+) -> list[int] | None:
     """The shortest sequence of ``tokens`` (and of tokens the grammar forces; at most ``depth`` in all) that makes
-    the text of matcher ``m`` a whole string of its grammar (breadth first; ``[]`` if it already is), or ``None``.
+    the text of matcher ``m`` a whole string of its grammar (breadth first over at most ``limit`` states; ``[]``
+    if it already is), or ``None``. With ``few``, a sequence may also take, at two places at most, any token
+    where the grammar allows at most ``few`` (a digit, the first letter of a name).
 
     Decoders close a reply that is running out of tokens with it (``tokens``: the model's tokens of
-    :data:`CLOSING_BYTES`); :func:`sample` closes an over-long walk with it.
+    :data:`CLOSING_BYTES`; ``few`` lets it finish an offer's quantity and resource name); :func:`sample`
+    closes an over-long walk with it.
     """
     if m.is_accepting():
         return []
-    frontier = [(m, [])]
+    frontier = [(m, [], 0)]
+    seen = 0
     for _ in range(depth):
         grown = []
-        for node, path in frontier:
+        for node, path, spent in frontier:
             mask = node.compute_bitmask()
             word = int.from_bytes(mask, "little")
-            only = [word.bit_length() - 1] if word and not word & (word - 1) else []  # a forced token
-            for token in only or tokens:
-                if token >> 3 < len(mask) and mask[token >> 3] >> (token & 7) & 1:
-                    child = node.deep_copy()
-                    child.consume_token(token)
-                    if child.is_accepting():
-                        return [*path, token]
-                    grown.append((child, [*path, token]))
+            count = word.bit_count()
+            options = [(t, spent) for t in tokens if t >> 3 < len(mask) and mask[t >> 3] >> (t & 7) & 1]
+            if count == 1:
+                options = [(word.bit_length() - 1, spent)]  # forced
+            elif count <= few and spent < 2:
+                listed = {t for t, _ in options}
+                options += [(t, spent + 1) for t in range(len(mask) * 8) if word >> t & 1 and t not in listed]
+            for token, used in options:
+                child = node.deep_copy()
+                child.consume_token(token)
+                if child.is_accepting():
+                    return [*path, token]
+                grown.append((child, [*path, token], used))
+                seen += 1
+                if seen >= limit:
+                    return None
         frontier = grown
     return None
 

@@ -18,8 +18,8 @@ sampled token is ``consume_token`` d. Three modes (:data:`DECODING_MODES`, ``LMP
 A position where the mask allows exactly one token is forced: it costs no forward pass and carries
 no decision, so a Kuhn Poker decision (``[check]`` vs ``[bet]``) is one model call and one sampled
 token. Every row stops at ``max_new_tokens``; a grammar row whose budget is about to run out is
-closed by the shortest closing the grammar allows (a ``]``, a fence: at most
-:data:`~gym_reason.grammar.CLOSING_DEPTH` forced tokens, then EOS), so free text inside a grammar (a
+closed by the shortest closing the grammar allows (a ``]``, a fence, the rest of an offer: at most
+:data:`CLOSING_DEPTH` forced tokens, then EOS), so free text inside a grammar (a
 negotiation message, a code block) still ends as a string of it; a row that cannot be closed so is
 cut (``truncated``). Whatever the mode, the recorded
 log-probability of a decision is that of the distribution it was sampled from (softmax of the
@@ -131,9 +131,14 @@ def as_grammar(reply: ActionGrammar | Sequence[str] | None) -> ActionGrammar | N
     return ActionGrammar.choice(reply) if len(reply) else None
 
 
-CLOSING_SLACK = 3
-"""Tokens left beyond a reply's shortest closing when it is forced: a token sampled then may begin a UTF-8
-character (up to 4 bytes) that must be finished before anything can close."""
+CLOSING_DEPTH = 12
+"""The longest closing a decoder forces (``]``, a fence, the rest of an offer's resource name)."""
+CLOSING_FEW = 10
+"""Where the grammar allows at most this many tokens, the closing search tries each (a digit, a name)."""
+CLOSING_SLACK = 8
+"""Tokens left beyond a reply's shortest closing when it is forced: one more sampled token may lengthen the
+closing (a token that begins a UTF-8 character needs up to 3 more bytes first; an offer's ", " needs a
+quantity and a resource name before its "]")."""
 
 
 MEMO_DEPTH = 24
@@ -341,13 +346,14 @@ def _close(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
     """Near the end of the token budget, force the shortest closing of the reply (then EOS) once it needs
     every token left: a grammar with free text (a message, a code block) could otherwise run past the
     budget and be cut. Forced tokens are no decisions, so the log-probabilities stay exact."""
-    from gym_reason.grammar import CLOSING_DEPTH, shortest_closing
+    from gym_reason.grammar import shortest_closing
 
     left = policy.max_new_tokens - len(row.tokens)
     if left > CLOSING_DEPTH + 1 + CLOSING_SLACK:
         return False
     assert row.cursor is not None
-    closing = shortest_closing(row.cursor.matcher_now(), policy.closing_tokens(), min(left - 1, CLOSING_DEPTH))
+    matcher = row.cursor.matcher_now()
+    closing = shortest_closing(matcher, policy.closing_tokens(), min(left - 1, CLOSING_DEPTH), few=CLOSING_FEW)
     if closing is None or len(closing) + 1 + CLOSING_SLACK < left:
         return False
     for token in closing:

@@ -74,8 +74,8 @@ def test_a_kuhn_decision_costs_one_model_call():
 def test_negotiation_moves_are_decoded_from_their_grammar_and_played_as_valid_moves():
     """Simple Negotiation lists no legal answers: its context-free grammar is what holds the model. A talk
     message is free text that random weights seldom end by chance: it is closed as the budget runs out."""
-    policy = tiny(max_new_tokens=100)
-    envs = [gym_reason.make("gym_reason/SimpleNegotiation-v0") for _ in range(8)]
+    policy = tiny(max_new_tokens=48)  # the budget of configs/selfplay_negotiation.yaml
+    envs = [gym_reason.make("gym_reason/SimpleNegotiation-v0") for _ in range(16)]
     for seed, env in enumerate(envs):
         env.reset(seed=seed)
     replies = Counter()
@@ -91,7 +91,7 @@ def test_negotiation_moves_are_decoded_from_their_grammar_and_played_as_valid_mo
             turns, grammars, policy.sample(prompts, grammars, generator), strict=True
         ):
             assert grammar_engine.accepts(grammar, completion.text), completion.text
-            assert not completion.truncated and len(completion.completion_ids) <= 100
+            assert not completion.truncated and len(completion.completion_ids) <= 48
             agent = env.agent_selection
             env.step(completion.text)
             assert not env.infos[agent].get(INVALID_ACTION), completion.text
