@@ -196,7 +196,7 @@ def run_game(game: str, seed: int, points: list[int], args: argparse.Namespace, 
         for name, record in records.items():
             rows.append(
                 {"game": game, "seed": seed, "step": point, "exploitability": expl, "estimator": name,
-                 "turns": sum(len(b) for b in record["batches"]), "seconds": sum(record["seconds"]),
+                 "turns": sum(len(b) for b in record["batches"]), "seconds": sum(record["seconds"]) / len(record["seconds"]),
                  **score(record["batches"])}
             )  # fmt: skip
         print(
