@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 
 import pytest
 import torch
@@ -151,3 +152,36 @@ def test_selfplay_on_env_workers_matches_in_process(pool, tmp_path):
     for a, b in zip(runs[0], runs[2], strict=True):
         assert {k: a.get(k) for k in keys} == {k: b.get(k) for k in keys}
     assert all(m["failed_games"] == 0 and m["games"] == 16 for m in runs[2])
+
+
+class _Sleeper:
+    """Runs code that sleeps ``seconds`` on its first ``runs`` turns of each episode, then answers."""
+
+    name = "sleeper"
+
+    def __init__(self, seconds: float, runs: int) -> None:
+        self.code = f"```python\nimport time\ntime.sleep({seconds})\nprint('slept')\n```"
+        self.runs = runs
+
+    def act(self, batch):
+        return [self.code if obs.count("Output:\nslept") < self.runs else "[0]" for obs, _ in batch]
+
+
+@pytest.mark.sandbox("bwrap")
+def test_a_rounds_steps_run_at_once_on_different_workers(pool):
+    """Four CodeInterpreter envs on two workers, two sleeping runs each: the round's steps are sent before any
+    reply is collected, so the two workers sleep side by side (one process would sleep the whole sum)."""
+    seconds, runs, n = 0.8, 2, 4
+    envs = [pool.make("gym_reason/CodeInterpreter-v0") for _ in range(n)]
+    agent = _Sleeper(seconds, runs)
+    requests = [
+        EpisodeRequest("gym_reason/CodeInterpreter-v0", env, seed=i, players=[agent]) for i, env in enumerate(envs)
+    ]
+    play_episodes(requests)  # warm-up: sandboxes start
+    t0 = time.perf_counter()
+    episodes = play_episodes(requests, transcripts=True)
+    elapsed = time.perf_counter() - t0
+    assert not any(e.failed for e in episodes)
+    assert all(sum("time.sleep" in m["action"] for m in e.transcript) == runs for e in episodes)
+    sequential = n * runs * seconds  # 6.4 s: the floor for steps made one after another
+    assert elapsed < 0.85 * sequential, f"{elapsed:.2f} s: the workers did not step at the same time"
