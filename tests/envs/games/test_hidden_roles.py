@@ -145,6 +145,17 @@ def test_parsing_discussion_and_the_length_cap():
     assert probe.parse_move("team: 0, 1, 2") is None and probe.parse_move("team: 0, 7") is None
 
 
+def test_random_messages_are_canonical_under_a_short_cap():
+    game = HiddenRoles(num_players=7, chat_length=5)
+    state = game.new_initial_state()
+    resolve_chance(state, random.Random(0))
+    state.apply("team: 0, 1")
+    rng = random.Random(1)
+    for _ in range(20):
+        move = game.random_move(state.observation(state.current_player()), rng)
+        assert state.parse_move(move) == move and len(move) <= len("say: ") + 5
+
+
 def test_the_grammar_bounds_messages_and_agrees_with_the_parser():
     env = gym_reason.make("hidden_roles", chat_length=40)
     env.reset(seed=1)

@@ -502,8 +502,9 @@ class HiddenRoles(Game):
 
     def random_move(self, observation: dict[str, Any], rng: random.Random) -> str:
         """A random legal move from a player's view: a listed move, or in a discussion a short message."""
-        if observation["phase"] == DISCUSS:
-            return f"say: {rng.choice(_CHAT).format(rng.randrange(observation['num_players']))}"
+        if observation["phase"] == DISCUSS:  # a canonical message: cut to the length the game keeps
+            message = rng.choice(_CHAT).format(rng.randrange(observation["num_players"]))
+            return f"say: {message[: self.chat_length].rstrip()}"
         return rng.choice(_listed_moves(observation, self._proposals))
 
 
