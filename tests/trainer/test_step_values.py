@@ -77,3 +77,21 @@ def test_monte_carlo_step_values_on_leduc_draw_the_public_card_afresh() -> None:
     """Leduc deals its public card after the first round: continuations reseed the env, so the values
     average over the card (the exact ones do) instead of repeating the episode's."""
     _check(_errors("gym_reason/LeducHoldem-v0", episodes=4, k=200, seed=2))
+
+
+def test_reseed_deals_chance_afresh_after_a_restore() -> None:
+    """Continuations of one snapshot: restored alone, every one sees the snapshot's next card; reseeded, fresh ones."""
+    env = gym_reason.make("gym_reason/LeducHoldem-v0")
+    env.reset(seed=5)
+    env.step("[check]")  # player_1's check ends the first round: the public card comes next
+    snapshot = env.snapshot()
+    fresh, repeated = set(), set()
+    for seed in range(20):
+        env.restore(snapshot)
+        env.reseed(seed)
+        env.step("[check]")
+        fresh.add(env.last()[4]["game_observation"]["public_card"])
+        env.restore(snapshot)
+        env.step("[check]")
+        repeated.add(env.last()[4]["game_observation"]["public_card"])
+    assert len(repeated) == 1 and len(fresh) >= 3
