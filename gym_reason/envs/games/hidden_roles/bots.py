@@ -42,7 +42,7 @@ from gym_reason.envs.games.hidden_roles.rules import (
 
 SABOTAGE_RATE = 0.8
 """The chance a loyal bot assumes a hidden player on a mission plays ``fail``."""
-APPROVE_RATIO = 0.3
+APPROVE_RATIO = 0.6
 """A loyal bot approves a team whose chance of being clean is at least this share of the best team's."""
 
 
