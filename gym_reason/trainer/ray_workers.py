@@ -67,7 +67,6 @@ class EnvWorker:
 
     def __init__(self) -> None:
         self.envs: dict[str, Any] = {}
-        self.specs: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def where(self) -> tuple[str, int]:
         """``(node id, process id)`` of this worker."""
@@ -90,7 +89,7 @@ class EnvWorker:
 
     def _build(self, key: str, env_id: str, kwargs: dict[str, Any]) -> Any:
         env = registry.make(env_id, **kwargs)
-        self.envs[key], self.specs[key] = env, (env_id, kwargs)
+        self.envs[key] = env
         return env
 
     def _env(self, key: str) -> Any:
@@ -124,14 +123,13 @@ class EnvWorker:
 
     def close(self, key: str) -> None:
         env = self.envs.pop(key, None)
-        self.specs.pop(key, None)
         if env is not None and hasattr(env, "close"):
             env.close()
 
     def play(
         self, env_id: str, kwargs: dict[str, Any], requests: list[EpisodeRequest], transcripts: bool
     ) -> list[Episode]:
-        """Play ``requests`` (no env given: built here, ``concurrency`` of them) with the engine."""
+        """Play ``requests`` with the engine here, on envs it builds (one per episode in flight) and closes."""
         return play_episodes(requests, make_env=lambda: registry.make(env_id, **kwargs), transcripts=transcripts)
 
 
@@ -260,7 +258,8 @@ class RemoteGame(RemoteTask):
     def infos(self) -> dict[str, dict[str, Any]]:
         return self._view["infos"]
 
-    def last(self) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def last(self, observe: bool = True) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """PettingZoo's ``last()``, as the worker sent it with the last reply (observed either way)."""
         if self._view["last"] is None:
             raise RuntimeError(f"{self.env_id} has no agent to move (reset it first, or the game is over)")
         return self._view["last"]
@@ -402,6 +401,8 @@ class EnvWorkerPool:
             try:
                 try:
                     episodes += ray.get(future, timeout=self.call_timeout)
+                except ray.exceptions.RayTaskError as error:  # the engine or env build raised there: raise it here
+                    raise error.as_instanceof_cause() from None
                 except ray.exceptions.ActorUnavailableError:  # restarting before it began: nothing was played yet
                     episodes += self.call(worker, "play", env_id, dict(env_kwargs or {}), chunk, transcripts,
                                           wait_restart=True)  # fmt: skip

@@ -136,6 +136,11 @@ def test_bad_pool_arguments_name_the_value(pool):
         pool.make(KUHN, worker=5)
     with pytest.raises(KeyError, match="unknown env id"):
         pool.make("no_such_env")
+    with pytest.raises(TypeError, match=r"unknown keyword argument\(s\) \['bogus'\]"):  # raised on a worker, seen here
+        pool.make(KUHN, bogus=1)
+    nash = make_agent("fixed:nash", gym_reason.make(KUHN), seed=0)
+    with pytest.raises(TypeError, match="bogus"):
+        pool.play([EpisodeRequest(KUHN, seed=0, players=[nash, nash])], env_kwargs={"bogus": 1})
 
 
 def test_selfplay_on_env_workers_matches_in_process(pool, tmp_path):
