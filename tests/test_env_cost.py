@@ -74,6 +74,15 @@ def test_a_call_past_the_threshold_is_reported_as_blocking(slow_kuhn):
     assert not env_cost(slow_kuhn, episodes=3, seed=1, block_ms=15).blocked  # no delay: nothing blocks
 
 
+def test_a_slow_construction_counts_as_blocking():
+    gym_reason.register("test_cost/SlowBuild-v0", lambda: (time.sleep(0.05), _SlowKuhn())[1], kind="game", players=2)
+    try:
+        card = env_cost("test_cost/SlowBuild-v0", episodes=2, block_ms=30)
+    finally:
+        gym_reason.registry.deregister("test_cost/SlowBuild-v0")
+    assert [name for name, _ in card.slow_calls] == ["construct"] and card.construct_ms >= 50
+
+
 def test_the_card_is_seeded(slow_kuhn):
     """Same seed, same episodes: the number of calls (and so the moves played) repeats; another seed differs."""
     counts = {s: [env_cost(slow_kuhn, episodes=20, seed=s).step.calls for _ in range(2)] for s in (0, 1)}

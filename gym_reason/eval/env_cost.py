@@ -82,12 +82,12 @@ class EnvCost:
     """Wall time of the measured episodes, the agent's turns included."""
     block_ms: float
     slow_calls: tuple[tuple[str, float], ...]
-    """``(call, milliseconds)`` of every measured call slower than ``block_ms`` (the first reset included)."""
+    """``(call, milliseconds)`` of every call slower than ``block_ms``: construct, first reset, reset, step."""
     first_error: str | None = None
 
     @property
     def blocked(self) -> bool:
-        """Whether any call (the cold first reset included) took longer than ``block_ms``."""
+        """Whether any call (the construction and the cold first reset included) took longer than ``block_ms``."""
         return bool(self.slow_calls)
 
     @property
@@ -198,7 +198,7 @@ def env_cost(
         close = getattr(env, "close", None)
         if close is not None:
             close()
-    slow = [("first reset", first_reset * 1000)]
+    slow = [("construct", construct * 1000), ("first reset", first_reset * 1000)]
     slow += [(name, s * 1000) for name, calls in (("reset", timed.resets), ("step", timed.steps)) for s in calls]
     slow = [call for call in slow if call[1] > block_ms]
     errors = [e.error for e in played if e.error is not None]
