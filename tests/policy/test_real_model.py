@@ -69,3 +69,30 @@ def test_free_form_logprobs_match_score(smol):
         ended = ids[-1] == tokenizer.eos_token_id or "]" in tokenizer.decode(ids) or len(ids) == 16
         assert ended and "]" not in tokenizer.decode(ids[:-1]), c
         assert tokenizer.eos_token_id not in ids[:-1]
+
+
+@pytest.mark.parametrize("mode", ["constrained", "think"])
+def test_grammar_decoding_logprobs_match_score_and_answers_parse(smol, mode):
+    """With SmolLM2's own 49k-token vocabulary: every reply's answer is a legal move, and the recorded
+    log-probabilities are those score() recomputes (KV-cached decoding against full forwards)."""
+    from gym_reason.core import ACTION_GRAMMAR, AnswerFormat
+
+    model, tokenizer = smol
+    policy = LMPolicy(model, tokenizer, decoding=mode, think_tokens=12, max_new_tokens=32, temperature=0.8)
+    env = gym_reason.make(KUHN)
+    prompts, grammars, legal = [], [], []
+    for seed in range(3):
+        env.reset(seed=seed)
+        obs, _, _, _, info = env.last()
+        prompts.append(policy.prompt(KUHN, obs, info))
+        grammars.append(info[ACTION_GRAMMAR])
+        legal.append(info["legal_actions"])
+    completions = policy.sample(prompts, grammars, torch.Generator().manual_seed(0))
+    bracket = AnswerFormat.named("bracket")
+    for c, answers in zip(completions, legal, strict=True):
+        assert bracket.wrap(bracket.extract(c.text)) in answers and not c.truncated, c.text
+        assert all(allowed is None or isinstance(allowed, bytes) for _, allowed in c.decisions)
+    with torch.no_grad():
+        scores = policy.score(completions)
+    recorded = torch.tensor([lp for c in completions for lp in c.logprobs])
+    assert torch.allclose(scores.logprobs, recorded, atol=1e-4), (scores.logprobs - recorded).abs().max()
