@@ -9,7 +9,7 @@ tokenizer memos, so the step is run ``--steps`` times and the last one is timed.
 
     python bench/real_model_step.py                       # 16, 64, 128 games per step, 2 steps each
     python bench/real_model_step.py --sizes 16,64 --micro-batch-tokens 0   # the update in one batch
-    python bench/real_model_step.py --gradient-checkpointing false
+    python bench/real_model_step.py --gradient-checkpointing true
 
 Goal (issue 13): 64 games per step with peak RSS <= 3 GB and invalid rate 0.
 """
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="steps per size (the last is reported)")
     parser.add_argument("--ppo-epochs", type=int, default=2)
     parser.add_argument("--micro-batch-tokens", type=int, default=4096, help="0 = the whole minibatch at once")
-    parser.add_argument("--gradient-checkpointing", default="true", choices=["true", "false"])
+    parser.add_argument("--gradient-checkpointing", default="false", choices=["true", "false"])
     parser.add_argument("--kl-coef", type=float, default=0.2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--games", type=int, help=argparse.SUPPRESS)  # set in the child process

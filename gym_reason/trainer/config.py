@@ -97,8 +97,9 @@ class SelfPlayConfig(BaseModel):
     )
     gradient_checkpointing: bool | None = Field(
         None,
-        description="recompute each layer's activations in the backward pass instead of keeping them (less memory "
-        "per micro-batch token for ~1 more forward pass); default: on for --model, off for the tiny model",
+        description="recompute each layer's activations in the backward pass instead of keeping them; default off: "
+        "measured with SmolLM2-135M + LoRA it cut a 2000-token backward's peak by only ~4% for 2.7x the time "
+        "(--micro-batch-tokens is the lever)",
     )
     clip: float | None = Field(0.2, gt=0.0, description="PPO ratio clip; null = no clipping (REINFORCE)")
     advantage: AdvantageEstimator = Field(
@@ -192,8 +193,8 @@ class SelfPlayConfig(BaseModel):
         return ("state" if self.tiny() else "observation") if self.prompt == "auto" else self.prompt
 
     def checkpoint_activations(self) -> bool:
-        """Whether the update recomputes activations (default: for real models, whose activations dominate)."""
-        return not self.tiny() if self.gradient_checkpointing is None else self.gradient_checkpointing
+        """Whether the update recomputes activations (default: no; see the field's description)."""
+        return bool(self.gradient_checkpointing)
 
     def decoding_mode(self) -> str:
         """The decoding mode (``constrained``, ``think`` or ``free``) the run uses."""
