@@ -33,8 +33,8 @@ def micro_batches(turns: Sequence[Turn], token_budget: int) -> list[list[Turn]]:
     """``turns`` cut into micro-batches whose padded forward (rows x longest row) fits ``token_budget``.
 
     Turns are sorted by length first, so each micro-batch holds rows of similar length and
-    pads little; identical sequences (self-play repeats positions) count once, as the forward
-    pass runs them once. A turn longer than the budget gets a micro-batch of its own.
+    pads little; identical sequences (self-play repeats positions) land in one micro-batch and
+    count once, as the forward pass runs them once. A turn longer than the budget gets a micro-batch of its own.
     ``token_budget=0`` means one micro-batch.
 
     >>> from gym_reason.policy import Completion
@@ -53,7 +53,7 @@ def micro_batches(turns: Sequence[Turn], token_budget: int) -> list[list[Turn]]:
     def sequence(turn: Turn) -> tuple[int, ...]:
         return (*turn.completion.prompt_ids, *turn.completion.completion_ids)
 
-    ordered = sorted(turns, key=lambda t: len(t.completion.prompt_ids) + len(t.completion.completion_ids))
+    ordered = sorted(turns, key=lambda t: (len(sequence(t)), sequence(t)))  # copies of a sequence side by side
     batches: list[list[Turn]] = []
     current: list[Turn] = []
     distinct: set[tuple[int, ...]] = set()

@@ -113,9 +113,12 @@ def test_micro_batches_cover_every_turn_once_within_the_budget():
     for budget in (41, 100, 1000):
         batches = micro_batches(turns, budget)
         assert sorted(map(id, (t for b in batches for t in b))) == sorted(map(id, turns))
+        seen: set[tuple[int, ...]] = set()
         for batch in batches:
             distinct = {(*t.completion.prompt_ids, *t.completion.completion_ids) for t in batch}
             assert len(distinct) * max(map(len, distinct)) <= budget
+            assert not distinct & seen  # every copy of a sequence in one micro-batch: it is run once
+            seen |= distinct
     assert micro_batches(turns, 0) == [turns]
     assert micro_batches([], 10) == []
     assert [len(b) for b in micro_batches([_turn([1] * 50, [2])] * 3, 10)] == [3]  # too long for any budget: alone
