@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="16,64,128", help="games per step, comma-separated")
     parser.add_argument("--steps", type=int, default=2, help="steps per size (the last is reported)")
     parser.add_argument("--ppo-epochs", type=int, default=2)
-    parser.add_argument("--micro-batch-tokens", type=int, default=4096, help="0 = the whole minibatch at once")
+    parser.add_argument("--micro-batch-tokens", type=int, default=512, help="0 = the whole minibatch at once")
     parser.add_argument("--gradient-checkpointing", default="false", choices=["true", "false"])
     parser.add_argument("--kl-coef", type=float, default=0.2)
     parser.add_argument("--threads", type=int, default=2)

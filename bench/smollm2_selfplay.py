@@ -114,7 +114,7 @@ def main() -> None:
     )
     parser.add_argument("--think-steps", type=int, default=0)
     parser.add_argument("--think-budget", type=int, default=64)
-    parser.add_argument("--micro-batch-tokens", type=int, default=2048)
+    parser.add_argument("--micro-batch-tokens", type=int, default=512)
     parser.add_argument("--gradient-checkpointing", default="false", choices=["true", "false"])
     parser.add_argument(
         "--think-from",
