@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import fnmatch
 import importlib
 import os
 import re
@@ -200,7 +201,17 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
     if args.all == bool(args.env_id):
         raise CliError("give one env id or --all (e.g. gym-reason check gym_reason/KuhnPoker-v0)")
+    if args.exclude and not args.all:
+        raise CliError("--exclude goes with --all (e.g. gym-reason check --all --exclude 'gym_reason/MiniWoB-*')")
     ids = [spec.id for spec in registry.list_envs()] if args.all else [_resolve_id(args.env_id)]
+    for pattern in args.exclude:
+        kept = [env_id for env_id in ids if not fnmatch.fnmatchcase(env_id, pattern)]
+        if len(kept) == len(ids):
+            raise CliError(
+                f"--exclude {pattern!r} matches no registered env; ids look like gym_reason/KuhnPoker-v0 "
+                f"(shell-style patterns: gym_reason/MiniWoB-*); see gym-reason list"
+            )
+        ids = kept
     marks = {OK: "[green]ok[/]", FAILED: "[red]FAIL[/]", NOT_APPLICABLE: "[yellow]n/a[/]"}
     failed, unavailable = 0, []
     for env_id in ids:
@@ -579,6 +590,13 @@ def build_parser() -> _MainParser:
     p = sub.add_parser("check", help="run the conformance checker on an env")
     p.add_argument("env_id", nargs="?", help="env id or alias, e.g. gym_reason/KuhnPoker-v0")
     p.add_argument("--all", action="store_true", help="check every registered env")
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="with --all: leave out the ids matching this shell-style pattern (repeatable), e.g. 'gym_reason/MiniWoB-*'",
+    )
     p.add_argument("--episodes", type=_count(1), default=20, help="random episodes per check (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="constructor argument")
