@@ -50,7 +50,8 @@ def assign_advantages(trainer: Trainer, episodes: list[Episode]) -> list[Turn]:
             seed=derive_seed(config.seed, trainer.step, 9),
         )
         turns = [t for e in played for t in e.turns]
-        values = [a for row in monte_carlo_advantages(step_values) for a in row]
+        # A turn with a failed continuation has no value: 0 drops it from the update below (never a guessed value).
+        values = [0.0 if a is None else a for row in monte_carlo_advantages(step_values) for a in row]
     else:
         sequences = agent_turns(played)
         turns = [t for _, seq in sequences for t in seq]

@@ -60,9 +60,15 @@ class StepValues:
 
     before: list[float]
     after: list[float]
+    failed: list[str] = dataclasses.field(default_factory=list)
+    """Errors of the continuations that failed (an env that raised, an agent that could not answer)."""
 
     @property
-    def advantage(self) -> float:
+    def advantage(self) -> float | None:
+        """The step value; ``None`` when a continuation failed: the turn is not credited, since a mean over
+        the continuations that survived would lean toward the outcomes that do not fail."""
+        if self.failed:
+            return None
         return step_value_advantage(self.before, self.after)
 
 
@@ -161,9 +167,14 @@ def monte_carlo_step_values(
                     None if label == LEARNER else _opponent(opponents, label, envs[n], derive_seed(seed, s))
                     for s, label in enumerate(labels)
                 ]
-                request, immediate = _continuation(
-                    envs[n], position, k >= continuations, players, labels, derive_seed(seed, e, j, k)
-                )
+                try:
+                    request, immediate = _continuation(
+                        envs[n], position, k >= continuations, players, labels, derive_seed(seed, e, j, k)
+                    )
+                except Exception as error:  # the env broke while being positioned: a failed continuation
+                    envs[n] = make_env(position.env_id)  # not reused in its unknown state
+                    out[e][j].failed.append(f"positioning the continuation: {error!r}")
+                    continue
                 requests.append(request)
                 slots.append((e, j, k >= continuations, immediate, position))
         played = play_episodes([r for r in requests if r is not None], learner=learner)
@@ -173,10 +184,8 @@ def monte_carlo_step_values(
             if request is not None:
                 continuation = next(results)
                 if continuation.failed:
-                    raise RuntimeError(
-                        f"a continuation of episode {episodes[e].seed} of {position.env_id!r} failed: "
-                        f"{continuation.error}"
-                    )
+                    out[e][j].failed.append(str(continuation.error))
+                    continue
                 value += continuation.rewards[position.seat] - (0.0 if after else position.owed)
             values = out[e][j]
             (values.after if after else values.before).append(value)
@@ -216,10 +225,11 @@ def _continuation(
     return request, immediate
 
 
-def monte_carlo_advantages(values: Sequence[Sequence[StepValues]]) -> list[list[float]]:
-    """:func:`~gym_reason.trainer.advantages.step_value_advantage` of every turn's values.
+def monte_carlo_advantages(values: Sequence[Sequence[StepValues]]) -> list[list[float | None]]:
+    """:func:`~gym_reason.trainer.advantages.step_value_advantage` of every turn's values (``None`` where a
+    continuation failed).
 
-    >>> monte_carlo_advantages([[StepValues([0.0, 1.0], [1.0, 1.0])], []])
-    [[0.5], []]
+    >>> monte_carlo_advantages([[StepValues([0.0, 1.0], [1.0, 1.0]), StepValues([1.0], [0.0], ["boom"])], []])
+    [[0.5, None], []]
     """
     return [[v.advantage for v in row] for row in values]

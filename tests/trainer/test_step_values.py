@@ -95,3 +95,35 @@ def test_reseed_deals_chance_afresh_after_a_restore() -> None:
         env.step("[check]")
         repeated.add(env.last()[4]["game_observation"]["public_card"])
     assert len(repeated) == 1 and len(fresh) >= 3
+
+
+class _CrashingEnv:
+    """A Kuhn env whose moves raise: what a continuation meets when an env breaks mid-rollout."""
+
+    def __init__(self, env):
+        self._env = env
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
+
+    def step(self, action):
+        raise RuntimeError("env crashed")
+
+
+def test_a_failed_continuation_leaves_its_turn_uncredited_instead_of_stopping_training() -> None:
+    policy = tiny_policy(seed=0)
+    generator = torch.Generator().manual_seed(0)
+    env_id = "gym_reason/KuhnPoker-v0"
+    requests = [EpisodeRequest(env_id, gym_reason.make(env_id), seed=100 + i) for i in range(2)]
+    played = play_episodes(requests, learner=Learner(policy, generator))
+    made = []
+
+    def make_env(name):  # the replays (one env per episode) work; every continuation's env crashes
+        made.append(name)
+        env = gym_reason.make(name)
+        return env if len(made) <= len(played) else _CrashingEnv(env)
+
+    values = monte_carlo_step_values(policy, played, 2, make_env, generator, seed=0)
+    turns = [v for row in values for v in row]
+    assert turns and all(v.failed and v.advantage is None for v in turns)
+    assert all("env crashed" in error for v in turns for error in v.failed)
