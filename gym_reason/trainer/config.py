@@ -89,14 +89,15 @@ class SelfPlayConfig(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0.0, description="gradient clipping")
     ppo_epochs: int = Field(2, ge=1, description="passes over each batch")
     minibatches: int = Field(1, ge=1, description="minibatches per pass")
-    micro_batch_tokens: int = Field(
-        4096,
+    micro_batch_tokens: int | None = Field(
+        None,
         ge=0,
         description="most padded tokens (rows x longest row) scored and backpropagated at once; a minibatch's "
-        "gradient accumulates over its micro-batches (same gradient); 0 = the whole minibatch at once",
+        "gradient accumulates over its micro-batches (same gradient); 0 = the whole minibatch at once; default "
+        "4096 for the tiny model, 512 for --model (SmolLM2-135M + LoRA at 64 games per step: peak 2.75 GB)",
     )
-    gradient_checkpointing: bool | None = Field(
-        None,
+    gradient_checkpointing: bool = Field(
+        False,
         description="recompute each layer's activations in the backward pass instead of keeping them; default off: "
         "measured with SmolLM2-135M + LoRA it cut a 2000-token backward's peak by only ~4% for 2.7x the time "
         "(--micro-batch-tokens is the lever)",
@@ -192,9 +193,11 @@ class SelfPlayConfig(BaseModel):
     def prompt_layout(self) -> str:
         return ("state" if self.tiny() else "observation") if self.prompt == "auto" else self.prompt
 
-    def checkpoint_activations(self) -> bool:
-        """Whether the update recomputes activations (default: no; see the field's description)."""
-        return bool(self.gradient_checkpointing)
+    def micro_batch_budget(self) -> int:
+        """The update's micro-batch token budget (0 = none): :attr:`micro_batch_tokens`, or the default for the model."""
+        if self.micro_batch_tokens is not None:
+            return self.micro_batch_tokens
+        return 4096 if self.tiny() else 512
 
     def decoding_mode(self) -> str:
         """The decoding mode (``constrained``, ``think`` or ``free``) the run uses."""

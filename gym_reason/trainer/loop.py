@@ -61,11 +61,11 @@ def build_policy(config: SelfPlayConfig, device: torch.device | str = "cpu") -> 
             device=device,
             **decoding,
         )
-        if config.checkpoint_activations():
+        if config.gradient_checkpointing:
             policy.model.activation_checkpointing_enable({"use_reentrant": False})
         return policy
     model, tokenizer = load_causal_lm(config.model, config.gguf_file)
-    if config.checkpoint_activations():  # active in train mode only (the update), not while decoding
+    if config.gradient_checkpointing:  # active in train mode only (the update), not while decoding
         model.activation_checkpointing_enable({"use_reentrant": False})
     if config.lora:
         from peft import LoraConfig, get_peft_model

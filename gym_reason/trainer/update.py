@@ -119,7 +119,7 @@ def accumulate_gradients(trainer: Trainer, batch: Sequence[Turn], normalizer: fl
     config = trainer.config
     totals: dict[str, float] = defaultdict(float)
     decisions = 0
-    parts = micro_batches(batch, config.micro_batch_tokens)
+    parts = micro_batches(batch, config.micro_batch_budget())
     for part in parts:
         completions = [t.completion for t in part]
         scores = trainer.policy.score(completions, reference=trainer.magnet)

@@ -131,7 +131,8 @@ def test_a_negative_token_budget_is_refused_with_the_fix():
         micro_batches([], -5)
 
 
-def test_activation_checkpointing_is_off_unless_asked_for():
-    assert not load_config().checkpoint_activations()
-    assert not load_config(overrides={"model": "some/model"}).checkpoint_activations()  # measured: it does not pay
-    assert load_config(overrides={"model": "some/model", "gradient_checkpointing": "true"}).checkpoint_activations()
+def test_the_token_budget_defaults_to_the_models_size_and_a_given_one_wins():
+    assert load_config().micro_batch_budget() == 4096  # the tiny model: few, short sequences
+    assert load_config(overrides={"model": "some/model"}).micro_batch_budget() == 512  # SmolLM2 at 64 games: 2.75 GB
+    assert load_config(overrides={"model": "some/model", "micro_batch_tokens": "0"}).micro_batch_budget() == 0
+    assert load_config(overrides={"micro_batch_tokens": "1024"}).micro_batch_budget() == 1024
