@@ -527,15 +527,14 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         if name == "games":
             continue  # --game (below) takes the comma-separated list
+        description = (field.description or "").replace("%", "%%")  # argparse %-formats help texts
         if field.annotation is bool:
-            parser.add_argument(flag, dest=name, action="store_const", const="true", help=field.description)
+            parser.add_argument(flag, dest=name, action="store_const", const="true", help=description)
             parser.add_argument(
                 "--no-" + flag[2:], dest=name, action="store_const", const="false", help=argparse.SUPPRESS
             )
         else:
-            parser.add_argument(
-                flag, dest=name, metavar="VALUE", help=f"{field.description} (default: {field.default})"
-            )
+            parser.add_argument(flag, dest=name, metavar="VALUE", help=f"{description} (default: {field.default})")
 
 
 def _add_env_flags(p: argparse.ArgumentParser) -> None:

@@ -184,3 +184,20 @@ def test_play_boxed_format_and_spiral_rule():
                   "--answer-format", "boxed", "--invalid-move", "spiral")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "-1.500" in out.stdout and "\\boxed{" in server.requests[0].user_message
+
+
+def test_every_command_prints_its_help(capsys):
+    """In process (a subprocess per command would cost seconds each). A help text with a bare % (a config
+    field's description said "~4%") made argparse raise TypeError in `selfplay --help` and `train --help`."""
+    import argparse
+
+    from gym_reason.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {"selfplay", "train", "eval", "check", "play"} <= set(sub.choices)
+    for name in sub.choices:
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([name, "--help"])
+        assert done.value.code == 0, name
+        assert "usage:" in capsys.readouterr().out, name
