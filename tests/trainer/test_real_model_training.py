@@ -140,7 +140,7 @@ def test_lora_trains_only_adapters_and_checkpoints_them(tmp_path, gguf, smol, mo
 def test_unparseable_answers_are_invalid_moves(smol):
     model, tokenizer = smol
     # One new token cannot hold a whole "[move]": every answer fails to parse, none may crash the game.
-    policy = LMPolicy(model, tokenizer, constrained=False, max_new_tokens=1)
+    policy = LMPolicy(model, tokenizer, decoding="free", max_new_tokens=1)
     requests = [EpisodeRequest(KUHN, gym_reason.make(KUHN), seed=s) for s in range(4)]
     episodes = play_episodes(policy, requests, torch.Generator().manual_seed(0))
     assert all(e.error is None for e in episodes)
