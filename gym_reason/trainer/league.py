@@ -36,8 +36,10 @@ entry may also carry the agent ``spec`` a trainer seats for it (a checkpoint fol
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -204,6 +206,8 @@ class League:
         self.entries: list[PoolEntry] = []
         self.refused: list[tuple[int, str]] = []
         """``(step, reason)`` of every checkpoint the gate refused."""
+        self.gate_history: list[dict[str, Any]] = []
+        """Every gate decision: ``{"step", "accepted", "reason", "exploitability"}``."""
         self._log = log
         self._exact = game.exact_analysis
         self._pairs: dict[tuple[str, str], list[float]] = {}  # paired results between entries (they never change)
@@ -276,8 +280,9 @@ class League:
                 False, f"exploitability {value:.4f} regressed beyond best {best:.4f} + tolerance {self.gate_tolerance}",
                 value,
             )  # fmt: skip
-        self._emit({"event": "gate", "step": step, "accepted": decision.accepted, "reason": decision.reason,
-                    "exploitability": value})  # fmt: skip
+        record = {"step": step, "accepted": decision.accepted, "reason": decision.reason, "exploitability": value}
+        self.gate_history.append(record)
+        self._emit({"event": "gate", **record})
         if decision.accepted:
             self._add(PoolEntry(f"checkpoint@{step}", CHECKPOINT, policy, step, value, spec))
         else:
@@ -363,6 +368,87 @@ class League:
     def _ready(self) -> bool:
         return bool(self.entries) and (self.sampler != "pfsp" or len(self._against_current) == len(self.entries))
 
+    # --- state (a trainer's checkpoint carries it, so a resumed run repeats an uninterrupted one) -------
+    def state_dict(self, root: Path | None = None) -> dict[str, Any]:
+        """Everything the league has learned, as plain data (JSON-able): the entries with their policies
+        tabulated exactly, the paired results already played, the results against the current policy, the
+        gate history and the draw generator. An entry's ``spec`` under ``root`` (the run folder) is also
+        kept relative to it (``run_path``), so a run folder that moved still finds its pool checkpoints.
+
+        Raises:
+            ValueError: for a game without exact analysis (its policies cannot be tabulated).
+        """
+        if not self._exact:
+            raise ValueError(
+                f"a league's state holds its policies as exact tables; {self.game.name} has no exact analysis"
+            )
+        return {
+            "entries": [self._entry_state(e, root) for e in self.entries],
+            "refused": [[step, reason] for step, reason in self.refused],
+            "gate_history": [dict(record) for record in self.gate_history],
+            "pairs": [[a, b, list(results)] for (a, b), results in self._pairs.items()],
+            "against_current": [list(results) for results in self._against_current],
+            "rng": _rng_state(self._rng),
+        }
+
+    def _entry_state(self, entry: PoolEntry, root: Path | None) -> dict[str, Any]:
+        return {
+            "name": entry.name,
+            "kind": entry.kind,
+            "step": entry.step,
+            "exploitability": entry.exploitability,
+            "spec": entry.spec,
+            "run_path": _under(entry.spec, root),
+            "table": policy_table(self.game, entry.policy),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any], root: Path | None = None) -> None:
+        """Put back what :meth:`state_dict` saved (``run_path`` resolved against the run folder ``root``).
+
+        Raises:
+            FileNotFoundError: a pool checkpoint of the run folder is missing.
+        """
+        self.entries = [
+            PoolEntry(
+                e["name"], e["kind"], tabular_policy(e["table"]), e["step"], e["exploitability"], _seat_spec(e, root)
+            )
+            for e in state["entries"]
+        ]
+        self.refused = [(int(step), str(reason)) for step, reason in state["refused"]]
+        self.gate_history = [dict(record) for record in state["gate_history"]]
+        self._pairs = {(a, b): list(results) for a, b, results in state["pairs"]}
+        self._against_current = [list(results) for results in state["against_current"]]
+        version, internal, gauss = state["rng"]
+        self._rng.setstate((version, tuple(internal), gauss))
+        self._distribution = None
+
+
+def _rng_state(rng: random.Random) -> list[Any]:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def _under(spec: str | None, root: Path | None) -> str | None:
+    """``spec``'s path relative to the run folder ``root``, if it is a folder under it."""
+    if spec is None or root is None:
+        return None
+    try:
+        return Path(spec).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:  # not under the run folder (a fixed bot, a model elsewhere)
+        return None
+
+
+def _seat_spec(entry: Mapping[str, Any], root: Path | None) -> str | None:
+    if entry.get("run_path") is None or root is None:
+        return entry["spec"]
+    folder = Path(root) / entry["run_path"]
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"the league's pool checkpoint {str(folder)!r} (entry {entry['name']!r}) is missing from the run folder; "
+            f"the pool's checkpoints live in <run>/league/: restore that folder, or start a new run"
+        )
+    return str(folder)
+
 
 # --- the trainer's hooks (``league: pfsp`` etc. in a self-play config) -----------------------------------
 class TabularAgent:
@@ -393,8 +479,6 @@ def build_league(trainer: Any) -> League | None:
     Raises:
         ValueError: for several games, or a game that is not two-player and solved exactly.
     """
-    import json
-
     config = trainer.config
     if config.league == "off":
         return None
@@ -445,15 +529,61 @@ def league_snapshot(trainer: Any, step: int) -> GateDecision:
 
 
 def league_opponent(trainer: Any, entry: PoolEntry, env: Any) -> Any:
-    """The agent that plays ``entry`` in the trainer's games (built once per entry)."""
+    """The agent that plays ``entry`` in the trainer's games: built once per entry, its random stream reseeded
+    from ``(seed, step, entry)`` at each step it plays, so a resumed run draws the same moves as an
+    uninterrupted one."""
     from gym_reason.agents import make_agent
 
     cache = trainer.__dict__.setdefault("_league_agents", {})
     if entry.name not in cache:
         seed = derive_seed(trainer.config.seed, 22, len(cache))
         if entry.spec is not None:
-            cache[entry.name] = make_agent(entry.spec, env, seed=seed)
+            agent = make_agent(entry.spec, env, seed=seed)
         else:
-            cache[entry.name] = TabularAgent(entry.name, policy_table(trainer.league.game, entry.policy),
-                                             env.answer_format, seed)  # fmt: skip
-    return cache[entry.name]
+            agent = TabularAgent(entry.name, policy_table(trainer.league.game, entry.policy), env.answer_format, seed)
+        cache[entry.name] = [agent, None]
+    agent, seeded_at = cache[entry.name]
+    if seeded_at != trainer.step:
+        index = next(k for k, e in enumerate(trainer.league.entries) if e.name == entry.name)
+        _reseed(agent, derive_seed(trainer.config.seed, 22, trainer.step, index))
+        cache[entry.name][1] = trainer.step
+    return agent
+
+
+def _reseed(agent: Any, seed: int) -> None:
+    """Restart an agent's random stream: a torch generator (LM agents) or a ``random.Random`` (bots, tables)."""
+    generator = getattr(agent, "generator", None)
+    if generator is not None and hasattr(generator, "manual_seed"):
+        generator.manual_seed(seed)
+    rng = getattr(agent, "rng", None)
+    if isinstance(rng, random.Random):
+        rng.seed(seed)
+
+
+def league_state(trainer: Any) -> dict[str, Any] | None:
+    """What a trainer checkpoint keeps of its league (``None`` without one)."""
+    return None if trainer.league is None else trainer.league.state_dict(trainer.run_dir)
+
+
+def restore_league(trainer: Any, state: Mapping[str, Any] | None) -> None:
+    """Put the league of a checkpoint back (after ``trainer.step`` is set): the pool, payoffs, gate history and
+    draws as they were at that step; ``<run>/league.jsonl`` loses the events of later steps (they will be logged
+    again). A checkpoint without league state (taken with ``league: off``) starts an empty pool."""
+    if trainer.league is None:
+        return
+    trainer.__dict__.pop("_league_agents", None)
+    if state is None:
+        trainer.league = build_league(trainer)
+    else:
+        trainer.league.load_state_dict(state, trainer.run_dir)
+    path = trainer.run_dir / "league.jsonl"
+    if path.exists():
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by kill -9
+            if event.get("step") is None or event["step"] < trainer.step:
+                kept.append(line)
+        path.write_text("".join(line + "\n" for line in kept))

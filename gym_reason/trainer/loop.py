@@ -33,7 +33,7 @@ from gym_reason.policy.checkpoints import CHECKPOINTS, checkpoint_folders, lates
 from gym_reason.registry import resolve_id
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
 from gym_reason.trainer.credit import assign_advantages
-from gym_reason.trainer.league import build_league, league_opponent, league_snapshot
+from gym_reason.trainer.league import build_league, league_opponent, league_snapshot, league_state, restore_league
 from gym_reason.trainer.policy_eval import can_measure_exploitability, evaluate_policy, lm_policy_exploitability
 from gym_reason.trainer.rollout import Episode, EpisodeRequest, play_episodes
 from gym_reason.trainer.update import update
@@ -175,6 +175,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "baselines": self.baselines,
                 "magnet": None if self.magnet is None else self.magnet.state_dict(),
+                "league": league_state(self),  # pool, payoffs, gate history, draws: a resumed league repeats
             },
             tmp / STATE_FILE,
         )
@@ -206,6 +207,7 @@ class Trainer:
         self.baselines = dict(state["baselines"])
         if self.magnet is not None and state.get("magnet") is not None:
             self.magnet.load_state_dict(state["magnet"])
+        restore_league(self, state.get("league"))
 
 
 # --- one step ------------------------------------------------------------------------------------

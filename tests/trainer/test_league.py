@@ -161,3 +161,74 @@ def test_league_needs_one_game_solved_exactly(tmp_path):
         build_league(trainer("kuhn_poker", "leduc_holdem"))
     league = build_league(trainer("kuhn_poker"))
     assert league.sampler == "pfsp" and league.snapshot_every == 2 and league.gate_tolerance == 0.05
+
+
+def test_the_league_state_survives_a_json_round_trip():
+    import json
+
+    events: list[dict] = []
+    league = League(GAME, sampler="pfsp", payoff_deals=20, gate_tolerance=0.05, seed=4, log=events.append)
+    league.add_bot("bet", ALWAYS_BET, spec="fixed:always_bet")
+    league.add_checkpoint(10, NASH)
+    league.add_best_response(uniform_policy, step=10)
+    league.add_checkpoint(20, uniform_policy)  # refused by the gate
+    league.measure(ALWAYS_CHECK, step=20)
+    league.payoff_matrix()
+    league.sample()  # the draw generator moves on
+    state = json.loads(json.dumps(league.state_dict()))
+
+    restored = League(GAME, sampler="pfsp", payoff_deals=20, gate_tolerance=0.05, seed=4)
+    restored.load_state_dict(state)
+    assert [(e.name, e.kind, e.step, e.spec) for e in restored.entries] == [
+        ("bet", "bot", None, "fixed:always_bet"), ("checkpoint@10", "checkpoint", 10, None),
+        ("best_response@10", "best_response", 10, None),
+    ]  # fmt: skip
+    assert restored.refused == league.refused and len(restored.refused) == 1
+    assert [g["accepted"] for g in restored.gate_history] == [True, False]
+    assert np.array_equal(restored.distribution(), league.distribution())
+    assert np.array_equal(restored.payoff_matrix(), league.payoff_matrix())
+    assert [restored.sample().name for _ in range(50)] == [league.sample().name for _ in range(50)]
+    # The gate reads the restored entries: a checkpoint as exploitable as uniform play is refused again.
+    assert not restored.add_checkpoint(30, uniform_policy).accepted
+    assert restored.add_checkpoint(30, NASH).accepted
+
+
+def test_a_pool_checkpoint_missing_from_the_run_folder_is_named(tmp_path):
+    folder = tmp_path / "league" / "step_0000010"
+    folder.mkdir(parents=True)
+    league = League(GAME, sampler="uniform", payoff_deals=4)
+    league.add_checkpoint(10, NASH, spec=str(folder))
+    state = league.state_dict(tmp_path)
+    assert state["entries"][0]["run_path"] == "league/step_0000010"
+    moved = tmp_path / "moved"
+    (moved / "league" / "step_0000010").mkdir(parents=True)
+    restored = League(GAME, sampler="uniform", payoff_deals=4)
+    restored.load_state_dict(state, moved)  # a run folder that moved finds its pool in its own league/
+    assert restored.entries[0].spec == str(moved / "league" / "step_0000010")
+    with pytest.raises(FileNotFoundError, match=r"pool checkpoint .*step_0000010.* is missing from the run folder"):
+        League(GAME, sampler="uniform").load_state_dict(state, tmp_path / "elsewhere")
+
+
+@pytest.mark.slow  # ~20 s: three short league runs of the tiny trainer
+@pytest.mark.parametrize("sampler", ["pfsp", "psro"])
+def test_a_resumed_league_run_repeats_the_uninterrupted_one(tmp_path, sampler):
+    import json
+
+    from gym_reason.trainer.loop import resume_config, train
+
+    common = {"league": sampler, "league_fraction": 0.75, "games_per_step": 16, "eval_every": 3, "checkpoint_every": 3,
+              "lr_schedule": "constant"}  # fmt: skip
+    train(_league_config(tmp_path, **common, steps=6, run_name="whole"))
+    train(_league_config(tmp_path, **common, steps=3, run_name="parts"))
+    train(resume_config(tmp_path / "parts", {"steps": "6"}), resume=tmp_path / "parts")
+
+    def lines(run: str, name: str) -> list[dict]:
+        timing = ("games_per_s", "tokens_per_s", "step_time", "wall_time")
+        records = [json.loads(line) for line in (tmp_path / run / name).read_text().splitlines()]
+        return [{k: v for k, v in r.items() if k not in timing} for r in records]
+
+    assert lines("whole", "metrics.jsonl") == lines("parts", "metrics.jsonl")
+    league = lines("whole", "league.jsonl")
+    assert league == lines("parts", "league.jsonl")
+    assert [e["step"] for e in league if e["event"] == "gate"] == [0, 2, 4]  # the pool grew across the resume
+    assert (tmp_path / "parts" / "league" / "step_0000002").is_dir()  # its checkpoints live in the run folder
