@@ -20,6 +20,20 @@ rollouts (:mod:`gym_reason.trainer.rollout`) and the trainer's evaluation
   :class:`~gym_reason.agents.base.AgentError`), is recorded as *failed* (``episode.error``; every
   outcome ``None``): counted, never scored. Other exceptions of an agent (a refused API key, a
   closed terminal) stop the run: they are the caller's to fix.
+* **Timeouts.** With ``episode_timeout`` (seconds of wall time from the episode's reset), env calls
+  (reset, step, a game's walk past finished agents) run on threads and no episode waits for another:
+  a round waits for the env calls it started at most :data:`STRAGGLER_SHARE` of the timeout, then
+  goes on with the episodes that are ready; a straggler rejoins a later round's batch when its call
+  returns. An episode past its deadline is *cut*: recorded as failed with ``episode.timed_out`` set
+  (counted, never scored, like any failed episode). Its env is not used again: closed at once when
+  idle, or, when a call is still blocked in it, abandoned to that call's (daemon) thread, which
+  closes it when (if ever) the call returns; a caller that pools envs replaces it. Players are not
+  cut mid-answer (one batched model call serves many episodes): an episode whose deadline passed
+  during an answer is cut before its env steps. An ``on_step`` hook would run on those threads, so
+  it cannot be combined with a timeout; nor can envs tied to the thread that built them
+  (Playwright's sync API): cut those through Ray env workers (``trainer/ray_workers.py``). As long
+  as no env call takes longer than the straggler window, the rounds and batches (so the sampled
+  moves) are those of a run without a timeout.
 * **Rewards.** The reward an agent receives between its move and its next observation (or the end)
   belongs to that move, with its ``reward_components``; an episode's return per seat is their sum.
 * **Hooks.** ``on_step(agent, observation, info, action)`` (``action`` is ``None`` on an agent's
@@ -52,7 +66,11 @@ share nothing:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -70,6 +88,10 @@ TASK_AGENT = "agent"
 
 LEARNER = "policy"
 """The label of a :class:`Learner`'s seats in episode records."""
+
+STRAGGLER_SHARE = 0.1
+"""With an ``episode_timeout``: the most a round waits for the env calls it started, as a share of the timeout;
+the episodes whose call is still running then stay out of the round's batch (they rejoin later, or are cut)."""
 
 StepHook = Callable[[str, str, dict[str, Any], str | None], None]
 """``on_step(agent_name, observation, info, action)``; ``action`` is ``None`` on an agent's final view."""
@@ -173,6 +195,10 @@ class Episode:
     """The env's seat names (``player_0``, ... or :data:`TASK_AGENT`)."""
     turns: list[Turn] = dataclasses.field(default_factory=list)
     """The learner's moves, token by token, in the order played."""
+    timed_out: bool = False
+    """Cut at ``episode_timeout`` (so also failed: ``error`` says so); its env was discarded."""
+    policy_version: int | None = None
+    """Which weights sampled the learner's moves: the number of updates applied to them (set by the trainer)."""
 
     @property
     def failed(self) -> bool:
@@ -218,6 +244,10 @@ class _Live:
         )  # fmt: skip
         self.last_turn: list[Turn | None] = [None] * n
         self.done = False
+        self.deadline = float("inf")
+        """``time.monotonic()`` past which the episode is cut (with an ``episode_timeout``)."""
+        self.abandoned = False
+        """Cut while an env call still ran in it (that call's thread closes the env)."""
         self.request = request
         self.task_view = request.start
         if not request.reset and not self.multi and request.start is None:
@@ -302,6 +332,93 @@ class _Live:
         self.episode.outcomes = [None] * len(self.episode.outcomes)
         self.done = True
 
+    # --- with an episode_timeout: env work run on a thread, ending at the next pending turn -----
+    def open(self) -> tuple[str, str, dict[str, Any]] | None:
+        """Reset (a failure raises :class:`_ResetFailed`), then walk to the first turn."""
+        try:
+            self.begin()
+        except Exception as error:
+            raise _ResetFailed from error
+        return self.pending(None)
+
+    def advance(
+        self, agent: str, obs: str, answer: str, tokens: int | None, turn: Turn | None
+    ) -> tuple[str, str, dict[str, Any]] | None:
+        """Make the move, then walk to the next turn."""
+        self.play(agent, obs, answer, tokens, turn, None)
+        return self.pending(None)
+
+    def cut(self, timeout: float, blocked_in: str | None) -> None:
+        """Past the deadline: failed as timed out; ``blocked_in`` names the env call left running, if any."""
+        where = f" (abandoned in {blocked_in}, still running)" if blocked_in else ""
+        self.fail(f"timed out: the episode ran past episode_timeout={timeout:g} s of wall time{where}")
+        self.episode.timed_out = True
+        self.abandoned = blocked_in is not None
+
+
+class _ResetFailed(Exception):
+    """The env raised in reset (the cause): recorded as a reset failure, as without a timeout."""
+
+
+def _close_env(env: Any) -> None:
+    """Close a discarded env; one that fails to close is as gone as it gets."""
+    close = getattr(env, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):  # a timed-out env may be broken; its episode is already recorded
+            close()
+
+
+class _EnvCall:
+    """One episode's env work on a daemon thread of its own, so the engine can stop waiting for it.
+
+    ``finished`` is read and :meth:`abandon` runs under ``signal`` (the engine's condition, notified when a
+    call returns). An abandoned call's thread runs on until the env returns, then closes the env; being a
+    daemon, a call that never returns does not keep the process alive.
+    """
+
+    def __init__(self, game: _Live, work: Callable[[], Any], what: str, signal: threading.Condition) -> None:
+        self.game, self.what, self.signal = game, what, signal
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.finished = False
+        self._abandoned = False
+        threading.Thread(target=self._run, args=(work,), daemon=True, name=f"env-{what}-{game.index}").start()
+
+    def _run(self, work: Callable[[], Any]) -> None:
+        try:
+            result, error = work(), None
+        except Exception as raised:  # the episode fails with it, as on the engine's own thread
+            result, error = None, raised
+        with self.signal:
+            self.result, self.error, self.finished = result, error, True
+            abandoned = self._abandoned
+            self.signal.notify_all()
+        if abandoned:
+            _close_env(self.game.env)
+
+    def abandon(self) -> bool:
+        """Stop waiting: ``True`` if the call was still running (its thread closes the env when it returns)."""
+        with self.signal:
+            self._abandoned = not self.finished
+            return self._abandoned
+
+
+def _gather(calls: Sequence[_EnvCall], started: Sequence[_EnvCall], window: float, signal: threading.Condition) -> None:
+    """Wait until the calls ``started`` since the last gather have all returned, or ``window`` seconds have
+    passed with at least one call back; with none back, until one returns; never past a running call's deadline."""
+    until = time.monotonic() + window
+    with signal:
+        while True:
+            busy = [c for c in calls if not c.finished]
+            if not busy:
+                return
+            now = time.monotonic()
+            deadline = min(c.game.deadline for c in busy)
+            some_back = len(busy) < len(calls)
+            if now >= deadline or (some_back and (now >= until or all(c.finished for c in started))):
+                return
+            signal.wait((min(until, deadline) if some_back else deadline) - now)
+
 
 def _answer(
     player: Player, batch: list[tuple[_Live, str, str, dict[str, Any]]]
@@ -344,15 +461,26 @@ def play_episodes(
     on_episode: Callable[[Episode], None] | None = None,
     progress: ProgressHook | None = None,
     max_rounds: int = 100_000,
+    episode_timeout: float | None = None,
 ) -> list[Episode]:
     """Play every request to its end with up to ``concurrency`` episodes in flight (default: all).
 
     Returns one :class:`Episode` per request, in order. ``learner`` plays the seats a request leaves
     open. ``make_env()`` builds the env of requests that bring none; at most ``concurrency`` are built,
-    each reused (reset) for the next such request, and closed at the end.
+    each reused (reset) for the next such request, and closed at the end. ``episode_timeout``: cut an
+    episode after this many seconds of wall time (see *Timeouts* in the module docstring).
     """
     if concurrency is not None and concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    if episode_timeout is not None and not episode_timeout > 0:
+        raise ValueError(
+            f"episode_timeout must be a positive number of seconds (None: no timeout), got {episode_timeout!r}"
+        )
+    if episode_timeout is not None and on_step is not None:
+        raise ValueError(
+            "episode_timeout runs env calls on threads, where an on_step hook would run too; drop on_step "
+            "(on_episode still works) or episode_timeout"
+        )
     seats = [_players(request, learner) for request in requests]
     if make_env is None and any(r.env is None for r in requests):
         raise ValueError("requests without an env need make_env, e.g. make_env=lambda: gym_reason.make('kuhn_poker')")
@@ -366,39 +494,64 @@ def play_episodes(
         progress.start(len(requests), labelled)
     made: list[Any] = []
     free: list[Any] = []
+    discarded: list[Any] = []  # envs of timed-out episodes: never reused, closed by the engine or their blocked call
+
+    def take_env(request: EpisodeRequest) -> Any:
+        env = request.env
+        if env is None and free:
+            env = free.pop()
+        elif env is None:
+            env = make_env()  # type: ignore[misc]
+            if all(env is not other for other in made):
+                made.append(env)
+        return env
 
     def store(game: _Live) -> None:
         episodes[game.index] = game.episode
-        if game.env is not requests[game.index].env:
+        if game.episode.timed_out:
+            discarded.append(game.env)
+            if not game.abandoned:  # idle between calls: closed now
+                _close_env(game.env)
+        elif game.env is not requests[game.index].env:
             free.append(game.env)
         if on_episode is not None:
             on_episode(game.episode)
         if progress is not None:
             progress.game_done(game.episode)
 
+    def reset_failed(index: int, error: BaseException) -> None:  # the env is dropped (not reused)
+        failed = _failed_episode(requests[index], seats[index], f"reset: {_describe(error)}")
+        episodes[index] = failed
+        if on_episode is not None:
+            on_episode(failed)
+        if progress is not None:
+            progress.game_done(failed)
+
+    def missed(index: int) -> None:  # never started: the rounds ran out first
+        episodes[index] = _failed_episode(requests[index], seats[index], f"not started in {max_rounds} rounds")
+
+    if episode_timeout is not None:
+        try:
+            _play_with_deadlines(
+                requests, seats, limit, transcripts, episode_timeout, max_rounds, take_env, store, reset_failed, missed
+            )
+        finally:
+            for env in made:
+                if all(env is not gone for gone in discarded):
+                    _close_env(env)
+        return episodes  # type: ignore[return-value]
     live: list[_Live] = []
     next_index = 0
     try:
         for _ in range(max_rounds):
             while len(live) < limit and next_index < len(requests):
-                request, env = requests[next_index], requests[next_index].env
-                if env is None and free:
-                    env = free.pop()
-                elif env is None:
-                    env = make_env()  # type: ignore[misc]
-                    if all(env is not other for other in made):
-                        made.append(env)
-                game = _Live(next_index, request, env, seats[next_index], transcripts)  # raises if it does not fit
+                request = requests[next_index]
+                game = _Live(next_index, request, take_env(request), seats[next_index], transcripts)  # raises if unfit
                 try:
                     game.begin()
                     live.append(game)
                 except Exception as error:  # an env that cannot even reset: recorded, not fatal; the env is dropped
-                    failed = _failed_episode(request, seats[next_index], f"reset: {_describe(error)}")
-                    episodes[next_index] = failed
-                    if on_episode is not None:
-                        on_episode(failed)
-                    if progress is not None:
-                        progress.game_done(failed)
+                    reset_failed(next_index, error)
                 next_index += 1
             if not live:
                 break
@@ -440,14 +593,99 @@ def play_episodes(
             for game in live:
                 game.fail(f"RuntimeError: episode still running after {max_rounds} rounds")
                 store(game)
-            for index in range(next_index, len(requests)):  # never started: the rounds ran out first
-                episodes[index] = _failed_episode(requests[index], seats[index], f"not started in {max_rounds} rounds")
+            for index in range(next_index, len(requests)):
+                missed(index)
     finally:
         for env in made:
             close = getattr(env, "close", None)
             if close is not None:
                 close()
     return episodes  # type: ignore[return-value]
+
+
+def _play_with_deadlines(
+    requests: Sequence[EpisodeRequest],
+    seats: Sequence[list[Player]],
+    limit: int,
+    transcripts: bool,
+    timeout: float,
+    max_rounds: int,
+    take_env: Callable[[EpisodeRequest], Any],
+    store: Callable[[_Live], None],
+    reset_failed: Callable[[int, BaseException], None],
+    missed: Callable[[int], None],
+) -> None:
+    """:func:`play_episodes`' rounds with an episode timeout: each episode's env work (reset or move, then the
+    walk to its next turn) runs on a thread; a round answers the episodes that are ready (see *Timeouts*)."""
+    signal = threading.Condition()
+    live: list[_Live] = []
+    calls: dict[int, _EnvCall] = {}  # game index -> its env work in flight (or back, not yet collected)
+    started: list[_EnvCall] = []
+    next_index = 0
+    for _ in range(max_rounds):
+        while len(live) < limit and next_index < len(requests):
+            request = requests[next_index]
+            game = _Live(next_index, request, take_env(request), seats[next_index], transcripts)  # raises if unfit
+            game.deadline = time.monotonic() + timeout
+            calls[game.index] = _EnvCall(game, game.open, "reset", signal)
+            started.append(calls[game.index])
+            live.append(game)
+            next_index += 1
+        if not live:
+            return
+        _gather(list(calls.values()), started, timeout * STRAGGLER_SHARE, signal)
+        started = []
+        now = time.monotonic()
+        batches: dict[int, tuple[Player, list[tuple[_Live, str, str, dict[str, Any]]]]] = {}
+        still = []
+        for game in live:
+            call = calls[game.index]
+            if not call.finished and now < game.deadline:
+                still.append(game)  # a straggler: it stays in flight and rejoins when its call returns
+                continue
+            del calls[game.index]
+            if call.abandon():
+                game.cut(timeout, blocked_in=call.what)
+            elif isinstance(call.error, _ResetFailed):
+                reset_failed(game.index, call.error.__cause__ or call.error)
+                continue
+            elif call.error is not None:
+                game.fail(_describe(call.error))
+            if game.done:
+                store(game)
+                continue
+            still.append(game)
+            agent, obs, info = call.result
+            player = game.players[game.seat_of[agent]]
+            batches.setdefault(id(player), (player, []))[1].append((game, agent, obs, info))
+        live = still
+        for player, batch in batches.values():
+            answers, errors, tokens, turns = _answer(player, batch)
+            for (game, *_), answer in zip(batch, answers, strict=True):  # remote envs: the round's steps at once
+                if answer is not None and hasattr(game.env, "submit_step"):
+                    game.env.submit_step(answer)
+            for k, (game, agent, obs, _) in enumerate(batch):
+                if answers[k] is None:
+                    game.fail(f"agent {player.name!r} could not answer: {errors.get(k, 'no answer')}")
+                elif time.monotonic() >= game.deadline:
+                    game.cut(timeout, blocked_in=None)  # the answer took it past its deadline
+                else:
+                    move = functools.partial(game.advance, agent, obs, answers[k], tokens[k], turns[k])
+                    calls[game.index] = _EnvCall(game, move, "step", signal)
+                    started.append(calls[game.index])
+        for game in [g for g in live if g.episode.failed]:
+            store(game)
+        live = [g for g in live if not g.episode.failed]
+    else:
+        for game in live:
+            call = calls.get(game.index)
+            if call is not None and call.abandon():
+                game.cut(timeout, blocked_in=call.what)
+            else:
+                game.fail(f"RuntimeError: episode still running after {max_rounds} rounds")
+            store(game)
+        for index in range(next_index, len(requests)):
+            missed(index)
 
 
 def _players(request: EpisodeRequest, learner: Learner | None) -> list[Player]:
