@@ -49,6 +49,13 @@ which reads the secret), and the information gain ranks questions by how well th
 The fixed agent ``fixed:halving`` (:class:`HalvingAgent`) asks the question that splits the candidates
 most evenly, and guesses when one is left.
 
+``board=True`` is the Guess Who variant: as on that game's board, the candidates still consistent with every
+answer stay in view: the observation lists them after each answer, and the state key is that board
+(:meth:`TwentyQuestionsEnv.board_key`: the number left, the names left, questions and turns left, the universe),
+a compact information state a small model can read. The action grammar then lists the questions
+(:attr:`Universe.questions`) and the candidates' names (:func:`board_grammar`), so constrained decoding asks only
+questions the env answers and guesses only candidates. The rules and rewards are the same.
+
 ``split="test"`` plays over a held-out half of the countries and of the big cities, ``"train"`` (default)
 over the other half (:func:`~gym_reason.envs.kg.questions.split_of` with ``held_out=2`` of the ISO code or the
 city's name: 113 and 139 countries, 278 and 282 cities, games of about one size): the candidates a game lists
@@ -66,10 +73,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from gym_reason.core import ACTION_GRAMMAR, STATE_KEY, ActionGrammar, AnswerFormat
 from gym_reason.envs.games.bots import ScriptedAgent, declare_bots
 from gym_reason.envs.kg.graph import KnowledgeGraph, load_graph
 from gym_reason.envs.kg.questions import SPLITS, split_of
-from gym_reason.envs.tool_calls import Param, ToolCall, ToolError, ToolSpec
+from gym_reason.envs.tool_calls import Param, ToolCall, ToolError, ToolSpec, call_grammar
 from gym_reason.envs.tools.base import TaskRules, ToolEpisode, ToolTaskEnv
 
 GAME_NAME = "twenty_questions"
@@ -326,6 +334,26 @@ def universe(name: str, split: str) -> Universe:
     return Universe(load_graph(), name, split)
 
 
+@functools.cache
+def board_grammar(name: str, split: str, answer_format: AnswerFormat) -> ActionGrammar:
+    """The replies of the board variant: ``ask`` one of the universe's :attr:`Universe.questions`, or ``guess`` one
+    of its candidates, as one JSON call in the answer marker (the tools' grammar with both arguments enumerated).
+
+    >>> g = board_grammar("Oceania", "train", AnswerFormat.named("bracket"))
+    >>> '"Niue"' in g.source, '"Fiji"' in g.source, '"continent = Oceania"' in g.source  # Fiji: test split
+    (True, False, True)
+    """
+    world = universe(name, split)
+    ask, guess = TOOLS
+    listed = (
+        ToolSpec(ask.name, ask.description, (("question", Param("string", "a listed question",
+                                                                  enum=tuple(q.text for q in world.questions))),)),
+        ToolSpec(guess.name, guess.description, (("entity", Param("string", "a candidate", enum=world.candidates)),),
+                 final=True),
+    )  # fmt: skip
+    return call_grammar(listed, answer_format)
+
+
 def entropy(yes: int, total: int) -> float:
     """Bits of information in the answer to a question that ``yes`` of ``total`` equally likely candidates satisfy.
 
@@ -406,6 +434,8 @@ class TwentyQuestionsEnv(ToolTaskEnv):
         weights: overrides of :data:`DEFAULT_WEIGHTS`.
         max_calls: parallel calls per reply (Hermes blocks).
         max_questions: questions answered per game.
+        board: the Guess Who variant (see the module docstring): the candidates still possible are shown, and are
+            the state key; the action grammar lists the questions and candidates.
     """
 
     tools: ClassVar[tuple[ToolSpec, ...]] = TOOLS
@@ -423,11 +453,15 @@ class TwentyQuestionsEnv(ToolTaskEnv):
         weights: Mapping[str, float] | None = None,
         max_calls: int = 4,
         max_questions: int = MAX_QUESTIONS,
+        board: bool = False,
     ) -> None:
         super().__init__(difficulty, split, max_turns, answer_format, weights, max_calls)
         if not isinstance(max_questions, int) or isinstance(max_questions, bool) or not 1 <= max_questions <= 100:
             raise ValueError(f"max_questions must be an integer in 1..100, got {max_questions!r}")
         self.max_questions = max_questions
+        if not isinstance(board, bool):
+            raise ValueError(f"board must be true or false, got {board!r}")
+        self.board = board
         self.graph = load_graph()
         self._continents = tuple(
             c
@@ -483,6 +517,35 @@ class TwentyQuestionsEnv(ToolTaskEnv):
         correct = self.graph.lookup(call.arguments["entity"]) == secret
         verdict = f"Right: it is {secret}." if correct else f"Wrong: it was {secret}."
         return {"success": self.weights["success"] if correct else 0.0}, correct, verdict
+
+    def board_key(self) -> str:
+        """The board variant's state key: ``NN|names left|qQ|tT|universe:split`` (``NN`` the candidates left, two
+        digits, so the names start at a fixed place; ``Q`` questions and ``T`` turns left). Two states with one key
+        have one universe, one set of candidates consistent with the answers (on which the secret is uniform: the
+        agent's whole knowledge of it), and one budget, so every continuation plays out alike."""
+        episode = self._require_started()
+        task = episode.task
+        world = universe(task.universe, task.split)
+        left = [c for i, c in enumerate(world.candidates) if episode.progress.alive >> i & 1]
+        questions = self.max_questions - len(episode.progress.asked)
+        return f"{len(left):02d}|{'; '.join(left)}|q{questions}|t{self.max_turns - episode.turn}|{task.universe}:{task.split}"
+
+    def _info(self) -> dict[str, Any]:
+        info = super()._info()
+        if self.board:
+            task = self._require_started().task
+            info[STATE_KEY] = self.board_key()
+            info[ACTION_GRAMMAR] = board_grammar(task.universe, task.split, self.answer_format)
+        return info
+
+    def _observation(self) -> str:
+        text = super()._observation()
+        episode = self._require_started()
+        if not self.board or episode.done:
+            return text
+        world = universe(episode.task.universe, episode.task.split)
+        left = [c for i, c in enumerate(world.candidates) if episode.progress.alive >> i & 1]
+        return f"{text}\n\nBoard: {len(left)} candidate(s) still possible: {'; '.join(left)}."
 
     def oracle_reply(self) -> str:
         """The reply of an agent that reads the hidden secret: the right guess at once (the most reward)."""

@@ -1,0 +1,101 @@
+"""TwentyQuestions' Guess Who variant (``board=True``): the board of candidates still possible, its state key
+and the action grammar that lists the questions and candidates."""
+
+from __future__ import annotations
+
+import pytest
+
+import gym_reason
+from gym_reason.agents import make_agent
+from gym_reason.checker import check_env
+from gym_reason.core import ACTION_GRAMMAR, STATE_KEY
+from gym_reason.envs.kg.twenty_questions import board_grammar, universe
+from gym_reason.envs.tool_calls import ToolCall
+from gym_reason.grammar import accepts
+
+EASY = "gym_reason/TwentyQuestionsEasy-v0"
+
+
+def reply(name: str, **arguments: str) -> str:
+    return "[" + ToolCall(name, arguments).to_json() + "]"
+
+
+def board_of(key: str) -> list[str]:
+    count, names, *_ = key.split("|")
+    left = names.split("; ")
+    assert int(count) == len(left)
+    return left
+
+
+def test_the_board_key_is_the_candidates_consistent_with_every_answer():
+    env = gym_reason.make(EASY, board=True, split="test").unwrapped
+    halving = make_agent("fixed:halving", env, seed=0)
+    for seed in range(3):
+        obs, info = env.reset(seed=seed)
+        world = universe(env.task.universe, env.task.split)
+        assert board_of(info[STATE_KEY]) == list(world.candidates)
+        assert info[STATE_KEY].endswith(f"|q20|t24|{env.task.universe}:test")
+        sizes = [len(world.candidates)]
+        while True:
+            obs, _, terminated, truncated, info = env.step(halving.act([(obs, info)])[0])
+            if terminated or truncated:
+                break
+            left = board_of(info[STATE_KEY])
+            # exactly the candidates whose answers agree with the secret's, on every question asked so far
+            expected = [
+                c
+                for c in world.candidates
+                if all(p.holds(env.graph, c) == yes for p, yes in env._episode.progress.asked)
+            ]
+            assert left == expected and env.task.secret in left
+            assert f"Board: {len(left)} candidate(s) still possible: {'; '.join(left)}." in obs
+            sizes.append(len(left))
+        assert sizes[-1] == 1 and sizes == sorted(sizes, reverse=True) and sizes[0] > 1
+        assert terminated and info["outcome"].value == "win"
+
+
+def test_equal_board_keys_are_equal_states_whatever_the_path():
+    """Two orders of the same two questions reach one key (the key forgets the order, which no future depends on),
+    and a tool error (a turn spent, no answer) changes it."""
+    env = gym_reason.make(EASY, board=True).unwrapped
+    keys = []
+    for first, second in (("population > 1000000", "area > 100000"), ("area > 100000", "population > 1000000")):
+        env.reset(seed=4)
+        env.step(reply("ask", question=first))
+        *_, info = env.step(reply("ask", question=second))
+        keys.append(info[STATE_KEY])
+    assert keys[0] == keys[1]
+    env.reset(seed=4)
+    *_, info = env.step(reply("ask", question="is it big"))
+    assert info["reward_components"] == {"tool_error": -0.05}
+    assert info[STATE_KEY].split("|")[2:4] == ["q20", "t23"]
+
+
+def test_the_default_variant_keeps_its_key_and_free_question_grammar():
+    plain, board = gym_reason.make(EASY).unwrapped, gym_reason.make(EASY, board=True).unwrapped
+    _, info = plain.reset(seed=1)
+    _, board_info = board.reset(seed=1)
+    assert "Board:" not in plain._observation() and "|" in info[STATE_KEY] and not info[STATE_KEY][:2].isdigit()
+    assert info[ACTION_GRAMMAR] != board_info[ACTION_GRAMMAR]
+
+
+def test_the_board_grammar_holds_replies_to_listed_questions_and_candidates():
+    world = universe("Europe", "train")
+    grammar = board_grammar("Europe", "train", gym_reason.make(EASY).unwrapped.answer_format)
+    assert all(accepts(grammar, reply("guess", entity=c)) for c in world.candidates)
+    assert all(accepts(grammar, reply("ask", question=q.text)) for q in world.questions[::7])
+    assert not accepts(grammar, reply("guess", entity="Albania"))  # a test-split country: not a candidate here
+    assert not accepts(grammar, reply("ask", question="population > 50 million"))  # readable, but not a listed question
+    assert not accepts(grammar, reply("ask", question="Belgium"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_the_board_variant_passes_check(split):
+    report = check_env(lambda: gym_reason.make(EASY, board=True, split=split), episodes=20)
+    assert report.ok, report
+
+
+def test_board_must_be_a_bool():
+    with pytest.raises(ValueError, match="board must be true or false, got 'yes'"):
+        gym_reason.make(EASY, board="yes")
