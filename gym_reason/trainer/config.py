@@ -171,6 +171,18 @@ class SelfPlayConfig(BaseModel):
     ray_address: str | None = Field(
         None, description="Ray cluster for env_workers (auto, <head-ip>:6379); default: a local Ray instance"
     )
+    async_lag: int = Field(
+        0,
+        ge=0,
+        description="asynchronous rollouts: step t's episodes are sampled on a rollout thread by the weights of "
+        "update t-K, while the learner updates (README 'Asynchronous rollouts'); 0 = synchronous",
+    )
+    episode_timeout: float | None = Field(
+        None,
+        gt=0.0,
+        description="cut a rollout episode after this many seconds of wall time: counted (episodes_timed_out) "
+        "and dropped from the update like a failed one, its env replaced; null = no limit",
+    )
     run_dir: str = Field("runs", description="folder holding run folders")
     run_name: str | None = Field(None, description="run folder name; default: <games>-<date>-<time>")
     time_limit: float | None = Field(

@@ -3,6 +3,8 @@
 Every step's randomness (game seeds, sampling, opponents, minibatch order) is derived
 from ``(config.seed, step)``, so a run resumed from a checkpoint (model, optimizer,
 RAE baselines, magnet) repeats the metrics of an uninterrupted one on the CPU.
+The rollouts come from :class:`~gym_reason.trainer.async_rollout.Rollouts`: played on the
+spot, or with ``async_lag`` by a rollout thread ahead of the update.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from gym_reason.eval.evaluation import TASK, Summary, held_out_kwargs
 from gym_reason.policy import LMPolicy, load_causal_lm, save_policy, tiny_policy
 from gym_reason.policy.checkpoints import CHECKPOINTS, checkpoint_folders, latest_checkpoint
 from gym_reason.registry import resolve_id
+from gym_reason.trainer.async_rollout import Rollouts
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
 from gym_reason.trainer.credit import assign_advantages
 from gym_reason.trainer.league import build_league, league_opponent, league_snapshot, league_state, restore_league
 from gym_reason.trainer.policy_eval import can_measure_exploitability, evaluate_policy, lm_policy_exploitability
-from gym_reason.trainer.rollout import Episode, EpisodeRequest, play_episodes
+from gym_reason.trainer.rollout import Episode, EpisodeRequest
 from gym_reason.trainer.update import update
 
 STATE_FILE = "trainer_state.pt"
@@ -146,6 +149,8 @@ class Trainer:
                 p.requires_grad_(False)
         self.baselines: dict[tuple[str, str], float] = {}
         self.step = 0
+        self.behaviour_weights: dict[int, dict[str, torch.Tensor]] = {}
+        """Asynchronous rollouts: the trainable weights by version that sample the batches in flight."""
         self.pools: dict[str, list[Any]] = defaultdict(list)
         self.env_workers = None  # Ray actors holding the rollout envs (--env-workers N), or None: envs in this process
         if config.env_workers:
@@ -176,6 +181,11 @@ class Trainer:
                 "baselines": self.baselines,
                 "magnet": None if self.magnet is None else self.magnet.state_dict(),
                 "league": league_state(self),  # pool, payoffs, gate history, draws: a resumed league repeats
+                **(
+                    {"behaviour_weights": {v: w for v, w in self.behaviour_weights.items() if v < self.step}}
+                    if self.behaviour_weights
+                    else {}
+                ),  # asynchronous: the older weights that sample the batches in flight, played again on resume
             },
             tmp / STATE_FILE,
         )
@@ -208,9 +218,18 @@ class Trainer:
         if self.magnet is not None and state.get("magnet") is not None:
             self.magnet.load_state_dict(state["magnet"])
         restore_league(self, state.get("league"))
+        self.behaviour_weights = dict(state.get("behaviour_weights", {}))
 
 
 # --- one step ------------------------------------------------------------------------------------
+def plan_step(trainer: Trainer, step: int) -> list[EpisodeRequest]:
+    """The league's snapshot when one is due (asynchronous: when the step is planned, K updates early), then
+    the step's episodes (:func:`plan_games`)."""
+    if trainer.league is not None and trainer.league.due(step):
+        league_snapshot(trainer, step)
+    return plan_games(trainer, step)
+
+
 def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
     """This step's episodes: ``games_per_step`` split over the envs, some seats given to fixed opponents
     (games only: a task's one seat is always the policy's)."""
@@ -246,12 +265,14 @@ def plan_games(trainer: Trainer, step: int) -> list[EpisodeRequest]:
 
 
 def rollout_metrics(episodes: list[Episode], elapsed: float) -> dict[str, float]:
+    """Counts and rates of a step's episodes; ``failed_games`` includes the ``episodes_timed_out``."""
     played = [e for e in episodes if e.error is None]
     turns = [t for e in played for t in e.turns]
     tokens = sum(len(t.completion.prompt_ids) + len(t.completion.completion_ids) for t in turns)
     metrics: dict[str, float] = {
         "games": float(len(played)),
         "failed_games": float(len(episodes) - len(played)),
+        "episodes_timed_out": float(sum(e.timed_out for e in episodes)),
         "games_per_s": len(episodes) / max(elapsed, 1e-9),
         "tokens_per_s": tokens / max(elapsed, 1e-9),
         "invalid_rate": sum(t.invalid for t in turns) / max(len(turns), 1),
@@ -356,16 +377,14 @@ def train(
         signal.signal(sig, stop)
     started = time.perf_counter()
     last: dict[str, Any] = {}
+    rollouts = None
     try:
+        rollouts = Rollouts(trainer, lambda step: plan_step(trainer, step))  # async_lag: a thread plays ahead
         while trainer.step < config.steps:
             step = trainer.step
             t0 = time.perf_counter()
-            if trainer.league is not None and trainer.league.due(step):
-                league_snapshot(trainer, step)
-            requests = plan_games(trainer, step)
-            generator = torch.Generator().manual_seed(derive_seed(config.seed, step, 6))
-            episodes = play_episodes(trainer.policy, requests, generator, transcripts=config.advantage == "monte_carlo")
-            t_rollout = time.perf_counter() - t0
+            batch = rollouts.take(step)  # played now, or by the rollout thread with weights <= async_lag updates old
+            episodes = batch.episodes
             turns = assign_advantages(trainer, [e for e in episodes if e.error is None])
             sampler = trainer.policy if config.backend == "vllm" else None  # its log-probs -> torch's, gap measured
             stats = sampler.rescore([t.completion for t in turns]) if sampler is not None else {}
@@ -373,8 +392,11 @@ def train(
             if sampler is not None:
                 sampler.sync_weights()  # the engine samples the next step with the updated weights
             trainer.step = step + 1
-            metrics: dict[str, Any] = {"step": trainer.step, **rollout_metrics(episodes, t_rollout), **stats}
-            metrics["trained_turns"] = len(turns)
+            rollouts.updated()  # asynchronous: the new weights are snapshot and plan step+1+async_lag
+            metrics: dict[str, Any] = {"step": trainer.step, **rollout_metrics(episodes, batch.seconds), **stats}
+            metrics.update(trained_turns=len(turns), policy_lag=batch.lag)
+            if config.async_lag:
+                metrics["rollout_wait"] = batch.waited  # the share of the rollout the update did not hide
             for (env_id, role), value in sorted(trainer.baselines.items()):
                 metrics[f"baseline/{env_id.rpartition('/')[2]}/{role}"] = value
             if (config.eval_every and trainer.step % config.eval_every == 0) or trainer.step == config.steps:
@@ -403,6 +425,8 @@ def train(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if rollouts is not None:
+            rollouts.close()
         if trainer.env_workers is not None:
             trainer.env_workers.close()
     final = _checkpoint(trainer)

@@ -25,8 +25,16 @@ def play_episodes(
     generator: torch.Generator,
     max_rounds: int = 100_000,
     transcripts: bool = False,
+    episode_timeout: float | None = None,
 ) -> list[Episode]:
     """Play every request to its end, the policy in the open seats; episodes whose env raised carry ``error``.
 
-    ``transcripts`` keeps every move (Monte-Carlo step values replay episodes that had fixed opponents from them)."""
-    return play(requests, learner=Learner(policy, generator), max_rounds=max_rounds, transcripts=transcripts)
+    ``transcripts`` keeps every move (Monte-Carlo step values replay episodes that had fixed opponents from them);
+    ``episode_timeout`` cuts an episode after that many seconds (the engine's *Timeouts*)."""
+    return play(
+        requests,
+        learner=Learner(policy, generator),
+        max_rounds=max_rounds,
+        transcripts=transcripts,
+        episode_timeout=episode_timeout,
+    )
