@@ -357,6 +357,8 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     else:
         strongest = strongest_fixed_agent(env.game.name) if hasattr(env, "game") else None
         opponents = ["random"] + ([strongest] if strongest else [])
+    if args.teams:
+        return _eval_teams(args, console, opponents, kwargs)
     if args.until_decided:
         return _eval_until_decided(args, console, opponents, kwargs)
     try:
@@ -400,6 +402,52 @@ def _eval_until_decided(args: argparse.Namespace, console: Console, opponents: l
     out = Path(args.out or f"evals/{_slug(args.game)}/{_slug(args.agent)}_seed{args.seed}_sequential.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"Results: {escape(str(out))}")
+    return 0
+
+
+def _eval_teams(args: argparse.Namespace, console: Console, opponents: list[str], kwargs: dict) -> int:
+    """``eval --teams``: a game that deals teams (Hidden Roles), the agent on each team against each opponent on
+    the other (:mod:`gym_reason.eval.teams`): each team's win rate and the deception measure, with intervals."""
+    import json
+
+    from gym_reason.eval.teams import TeamRate, team_evaluation
+
+    if args.until_decided:
+        return _print_error("--teams and --until-decided are separate evaluations; pass one of them")
+    if not opponents:
+        return _print_error("--teams needs a game that deals teams, e.g. hidden_roles; this env is a task")
+    pairings = list(dict.fromkeys(p for o in opponents for p in ((args.agent, o), (o, args.agent))))  # self-play once
+    results = []
+    try:
+        for loyal, hidden in pairings:
+            result = team_evaluation(args.game, loyal=loyal, hidden=hidden, games=args.games, seed=args.seed,
+                                     confidence=args.confidence, env_kwargs=kwargs)  # fmt: skip
+            results.append(result)
+    except AGENT_ERRORS as error:
+        return _fail(console, error)
+    level = f"{args.confidence:.0%}"
+    title = f"{args.game}: {args.games} deal(s) per pairing, seed {args.seed}, {level} Wilson intervals"
+    table = Table(title=escape(title))
+    for column in ("loyal team", "hidden team", "deals", "loyal wins", "hidden wins", "hidden team identified",
+                   "invalid moves", "failed"):  # fmt: skip
+        table.add_column(column)
+
+    def cell(rate: TeamRate) -> str:
+        return f"{rate.rate:.3f} [{rate.interval[0]:.3f}, {rate.interval[1]:.3f}] ({rate.wins}/{rate.games})"
+
+    for r in results:
+        row = (r.loyal_agent, r.hidden_agent, str(r.games), cell(r.loyal), cell(r.hidden), cell(r.identified),
+               str(r.invalid_moves), str(r.failed))  # fmt: skip
+        table.add_row(*map(escape, row))
+    console.print(table)
+    console.print(
+        "hidden team identified: loyal votes that rejected a proposed team holding a hidden player, out of loyal "
+        "votes on such teams (the deception measure: lower means the hidden team deceived better)"
+    )
+    out = Path(args.out or f"evals/{_slug(args.game)}/{_slug(args.agent)}_seed{args.seed}_teams.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=2) + "\n")
     console.print(f"Results: {escape(str(out))}")
     return 0
 
@@ -647,6 +695,10 @@ def build_parser() -> _MainParser:
                    help="--until-decided: chance of calling better/worse when equal (default 0.05)")  # fmt: skip
     p.add_argument("--beta", type=_probability, default=0.05,
                    help="--until-decided: chance of missing a difference of delta (default 0.05)")  # fmt: skip
+    p.add_argument("--teams", action="store_true",
+                   help="a game that deals teams (hidden_roles): the agent plays each team against each opponent on "
+                   "the other; prints each team's win rate and how often the loyal votes identified the hidden team, "
+                   "with intervals (--games deals per pairing)")  # fmt: skip
     _add_env_flags(p)
     p.set_defaults(func=cmd_eval)
 

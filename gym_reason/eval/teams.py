@@ -25,6 +25,18 @@ from gym_reason.eval.engine import EpisodeRequest, play_episodes
 from gym_reason.eval.stats import CONFIDENCE, wilson_interval
 
 LOYAL, HIDDEN = "loyal", "hidden"
+TEAM_GAMES = ("hidden_roles",)
+"""The built-in games that deal teams."""
+
+
+def team_game(env: Any) -> bool:
+    """Whether ``env``'s game deals the loyal and hidden teams this module evaluates (its ``Game.teams``).
+
+    >>> import gym_reason
+    >>> team_game(gym_reason.make("hidden_roles")), team_game(gym_reason.make("kuhn_poker"))
+    (True, False)
+    """
+    return set(getattr(getattr(env, "game", None), "teams", ())) == {LOYAL, HIDDEN}
 
 
 class TeamAgent:
@@ -112,6 +124,11 @@ def team_evaluation(
         raise ValueError(f"games must be at least 1, got {games}")
     kwargs = dict(env_kwargs or {})
     env = gym_reason.make(env_id, **kwargs)
+    if not team_game(env):
+        raise ValueError(
+            f"team evaluation needs a game that deals teams ({', '.join(TEAM_GAMES)}); {env_id} has none. "
+            f"A head-to-head game is evaluated by evaluate() (gym-reason eval without --teams)"
+        )
     team_agent = TeamAgent(
         {LOYAL: make_agent(loyal, env, seed=seed), HIDDEN: make_agent(hidden, env, seed=seed + 1)},
         name=f"{loyal}|{hidden}",

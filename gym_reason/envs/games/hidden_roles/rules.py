@@ -469,6 +469,8 @@ class HiddenRoles(Game):
     name = "hidden_roles"
     num_players = 5
     zero_sum = False  # team zero-sum: the teams' payoffs are opposite, the sum over players is not zero
+    teams = ("loyal", "hidden")
+    """The teams a deal assigns (``view["team"]``); team evaluation (``eval/teams.py``) seats one agent per team."""
 
     def __init__(self, num_players: int = 5, chat_length: int = 160) -> None:
         if isinstance(num_players, bool) or num_players not in TEAM_SIZES:
