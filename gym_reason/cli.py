@@ -625,6 +625,19 @@ def cmd_bench_env(args: argparse.Namespace, console: Console) -> int:
     return int(bool(card.failed) or (args.fail_on_block and card.blocked))
 
 
+def cmd_export_model(args: argparse.Namespace, console: Console) -> int:
+    """A local model (a transformers folder, or a GGUF file in one) as a float32 safetensors folder, which
+    engines that read checkpoints themselves load (``selfplay --backend vllm --model OUT``)."""
+    from gym_reason.policy.export import export_model
+
+    try:
+        out = export_model(args.model, args.out, args.gguf_file, force=args.force)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        raise CliError(_message(error)) from None
+    console.print(f"Written: {escape(str(out))} (use it as --model {escape(str(out))})")
+    return 0
+
+
 def build_parser() -> _MainParser:
     parser = _MainParser(prog="gym-reason", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"gym-reason {gym_reason.__version__}")
@@ -739,6 +752,15 @@ def build_parser() -> _MainParser:
         p.add_argument("--force", action="store_true", help="replace the board's files in --dir if they exist")
         _add_env_flags(p)
         p.set_defaults(func=cmd_tournament if name == "tournament" else cmd_leaderboard)
+
+    p = sub.add_parser(
+        "export-model", help="write a local model (e.g. a GGUF file) as a safetensors folder (for --backend vllm)"
+    )
+    p.add_argument("--model", required=True, help="a local transformers folder, or the folder holding --gguf-file")
+    p.add_argument("--gguf-file", help="GGUF file name inside --model (e.g. SmolLM2-135M-Instruct.Q4_1.gguf)")
+    p.add_argument("--out", required=True, help="the folder to write (config.json, model.safetensors, tokenizer)")
+    p.add_argument("--force", action="store_true", help="overwrite a model already in --out")
+    p.set_defaults(func=cmd_export_model)
 
     p = sub.add_parser("selfplay", help="train a model by self-play (default: tiny built-in model on the CPU)")
     p.add_argument("--game", help="env ids or aliases, comma-separated (default: kuhn_poker)")
