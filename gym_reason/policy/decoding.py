@@ -31,6 +31,7 @@ the first PPO ratio is 1. The forward passes run over a KV cache
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -151,10 +152,12 @@ class GrammarCursor:
 
     The masks come from the policy's memo (:attr:`LMPolicy.transitions`) while the reply is short;
     an llguidance matcher is copied from the compiled grammar, and caught up on the tokens so far,
-    only when the memo has not seen the state yet (self-play repeats the same few states).
+    only when the memo has not seen the state yet (self-play repeats the same few states). The mask
+    at the current position is kept, so asking again (after a token is taken, then before the next
+    decision) costs nothing; :func:`fill_masks` computes many cursors' masks in one parallel call.
     """
 
-    __slots__ = ("key", "matcher", "owned", "policy", "synced", "tokens")
+    __slots__ = ("at", "kept", "key", "matcher", "owned", "policy", "synced", "tokens")
 
     def __init__(self, policy: LMPolicy, key: int, matcher: llguidance.LLMatcher) -> None:
         self.policy = policy
@@ -163,20 +166,39 @@ class GrammarCursor:
         self.owned = False  # the compiled grammar's matcher is shared: copied before it moves
         self.synced = 0
         self.tokens: tuple[int, ...] = ()
+        self.at = -1  # the position whose mask is kept in ``kept``
+        self.kept: bytes | None = None
 
     def mask(self) -> bytes | None:
         """The packed bitmask of the tokens allowed next, or ``None`` once the reply is a whole string."""
-        memo = self.policy.transitions if len(self.tokens) <= MEMO_DEPTH else None
-        key = (self.key, self.tokens)
-        if memo is not None and key in memo:
-            return memo[key]
-        matcher = self._caught_up()
-        found = None if matcher.is_stopped() else self.policy.intern_mask(matcher.compute_bitmask())
-        if memo is not None:
+        if self.at == len(self.tokens):
+            return self.kept
+        found = self.known()
+        if found is False:
+            matcher = self._caught_up()
+            found = None if matcher.is_stopped() else self.policy.intern_mask(matcher.compute_bitmask())
+            self.keep(found)
+        return found  # type: ignore[return-value]
+
+    def known(self) -> bytes | bool | None:
+        """The mask here if it is kept or memoised (``None``: the reply is whole), else ``False``."""
+        if self.at == len(self.tokens):
+            return self.kept
+        if len(self.tokens) <= MEMO_DEPTH:
+            found = self.policy.transitions.get((self.key, self.tokens), False)
+            if found is not False:
+                self.at, self.kept = len(self.tokens), found
+            return found
+        return False
+
+    def keep(self, mask: bytes | None) -> None:
+        """Record the mask at the current position (and in the policy's memo while the reply is short)."""
+        self.at, self.kept = len(self.tokens), mask
+        if len(self.tokens) <= MEMO_DEPTH:
+            memo = self.policy.transitions
             if len(memo) > 200_000:
                 memo.clear()
-            memo[key] = found
-        return found
+            memo[(self.key, self.tokens)] = mask
 
     def advance(self, token: int) -> None:
         self.tokens = (*self.tokens, token)
@@ -200,6 +222,59 @@ class GrammarCursor:
                 raise RuntimeError(f"llguidance refused token {token} it allowed: {self.matcher.get_error()}")
         self.synced = len(self.tokens)
         return self.matcher
+
+
+PARALLEL_MASKS = 8
+"""From this many cursors without a known mask, :func:`fill_masks` fills their masks in one parallel call..."""
+PARALLEL_VOCABULARY = 4096
+"""...over a vocabulary at least this large. Over a small one (the tiny model's 259 bytes: a few microseconds a
+mask) starting the executor's threads costs more than the masks."""
+
+
+@functools.cache
+def _executor() -> llguidance.LLExecutor:
+    """llguidance's thread pool, one thread per CPU this process may run on (its default counts the machine's)."""
+    import os
+
+    import llguidance
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return llguidance.LLExecutor(num_threads=max(1, min(32, cpus)))
+
+
+def fill_masks(policy: LMPolicy, cursors: Sequence[GrammarCursor]) -> None:
+    """Compute the masks of many cursors at once: those neither kept nor memoised are filled by llguidance's
+    parallel executor (as ``llguidance.torch.fill_next_token_bitmask_par``: one call, the rows spread over its threads), each
+    cursor once even where several share a state in the memo; few go one by one."""
+    unknown: dict[tuple[int, tuple[int, ...]] | int, list[GrammarCursor]] = {}
+    for cursor in cursors:
+        if cursor.known() is False:
+            short = len(cursor.tokens) <= MEMO_DEPTH  # short replies in one state share its mask
+            unknown.setdefault((cursor.key, cursor.tokens) if short else id(cursor), []).append(cursor)
+    if len(unknown) < PARALLEL_MASKS or policy.vocab_size() < PARALLEL_VOCABULARY:
+        for group in unknown.values():
+            mask = group[0].mask()
+            for cursor in group[1:]:
+                cursor.keep(mask)
+        return
+    live: list[list[GrammarCursor]] = []
+    for group in unknown.values():
+        if group[0].matcher_now().is_stopped():
+            for cursor in group:
+                cursor.keep(None)
+        else:
+            live.append(group)
+    if not live:
+        return
+    # what llguidance.torch.fill_next_token_bitmask_par does, on a numpy buffer (importing llguidance.torch
+    # would import torch.compile's machinery: seconds)
+    rows = np.zeros((len(live), (policy.vocab_size() + 31) // 32), dtype=np.int32)
+    matchers = [(group[0].matcher, i) for i, group in enumerate(live)]
+    _executor().unsafe_compute_mask_ptr(matchers, rows.ctypes.data, rows.shape[1] * 4, len(live))
+    for i, group in enumerate(live):
+        mask = policy.intern_mask(rows[i].tobytes())
+        for cursor in group:
+            cursor.keep(mask)
 
 
 class _Row:
@@ -263,6 +338,7 @@ def sample(
     forward = IncrementalForward(policy.model, tokenizer.pad_token_id)
     in_cache: dict[int, int] = {}  # row -> its row in the KV cache
     while True:
+        fill_masks(policy, [row.cursor for row in rows if row.cursor is not None and not row.done])
         deciding = [k for k, row in enumerate(rows) if not row.done and _advance(policy, row, end)]
         if not deciding:
             break
@@ -283,9 +359,13 @@ def sample(
             row = rows[k]
             row.decisions.append((len(row.tokens), row.mask))
             row.logprobs.append(lp)
-            _take(policy, row, token, end)
+            _take(policy, row, token, end, check=False)  # whether the reply is whole: all rows' masks at once
             if think and not row.answering:
                 _count_thinking(policy, row, token, starts[k])
+        fill_masks(policy, [rows[k].cursor for k in deciding if rows[k].cursor is not None])
+        for k in deciding:
+            if rows[k].cursor is not None:
+                rows[k].done = rows[k].cursor.mask() is None
     return [_completion(policy, row, end) for row in rows]
 
 
@@ -310,9 +390,28 @@ def _draw(
             return [o[j] for o, j in zip(options, picks.squeeze(1).tolist(), strict=True)], chosen
     if any(m is not None for m in masks):
         logits = logits.masked_fill(~unpack_masks(masks, logits.shape[1], logits.device), -math.inf)
-    logp = torch.log_softmax(logits, dim=-1)
-    picks = torch.multinomial(logp.exp(), 1, generator=generator)
-    return picks.squeeze(1).tolist(), logp.gather(1, picks).squeeze(1).tolist()
+    return draw_tokens(logits, generator)
+
+
+def draw_tokens(logits: torch.Tensor, generator: torch.Generator) -> tuple[list[int], list[float]]:
+    """One token per row from ``softmax(logits)`` (``-inf``: not allowed), and its log-probability.
+
+    Inverse-CDF sampling: ``u`` uniform in (0, 1], the first token whose cumulative probability reaches
+    ``u``. Exactly the softmax's distribution, in four passes over the vocabulary (max, exp, cumulative
+    sum; no normalised copy), where ``torch.multinomial`` over a 49k vocabulary costs several times that.
+    A token of probability 0 (masked) is never drawn: the cumulative sum does not rise over it, and
+    ``u > 0``. The log-probability is ``logit - max - log(sum)``, what ``log_softmax`` gives.
+    """
+    top = logits.amax(dim=-1, keepdim=True)
+    if not bool(torch.isfinite(top).all()):
+        raise ValueError("a row of logits allows no token (every logit is -inf or one is nan)")
+    weights = (logits - top).exp_()
+    cumulative = weights.cumsum_(dim=-1)
+    total = cumulative[:, -1:]
+    target = (1.0 - torch.rand(total.shape, generator=generator, device=logits.device, dtype=total.dtype)) * total
+    picks = torch.searchsorted(cumulative, target).clamp_(max=logits.shape[1] - 1)
+    logp = logits.gather(1, picks) - top - total.log()
+    return picks.squeeze(1).tolist(), logp.squeeze(1).tolist()
 
 
 def _advance(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
@@ -363,13 +462,15 @@ def _close(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
     return True
 
 
-def _take(policy: LMPolicy, row: _Row, token: int, end: Sequence[int]) -> None:
-    """Append ``token`` to the row and see whether the row is over."""
+def _take(policy: LMPolicy, row: _Row, token: int, end: Sequence[int], check: bool = True) -> None:
+    """Append ``token`` to the row and see whether the row is over (a grammar row: unless ``check`` is false,
+    and the caller asks its cursor)."""
     row.tokens.append(token)
     row.pending.append(token)
     if row.cursor is not None:
         row.cursor.advance(token)
-        row.done = row.cursor.mask() is None
+        if check:
+            row.done = row.cursor.mask() is None
     elif token in end:
         row.done = True
     elif row.stops and any(stop[-1] in policy.token_text(token) for stop in row.stops):

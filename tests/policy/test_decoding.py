@@ -7,6 +7,7 @@ The KV-cached forward behind decoding gives each row what a full forward of its 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 
 import pytest
@@ -16,7 +17,7 @@ import gym_reason
 from gym_reason import grammar as grammar_engine
 from gym_reason.core import ACTION_GRAMMAR, INVALID_ACTION, ActionGrammar, AnswerFormat
 from gym_reason.policy import action_grammar
-from gym_reason.policy.decoding import allowed_tokens
+from gym_reason.policy.decoding import allowed_tokens, draw_tokens
 from gym_reason.policy.forward import IncrementalForward, logits_at
 from tests.policy.cases import KUHN, LEGAL_SETS, kuhn_prompts, tiny
 
@@ -230,3 +231,49 @@ def test_prefill_runs_a_long_common_prefix_once_and_each_distinct_prompt_once():
         forward.select(inverse)
         got = forward.feed([[7]] * 30)
     assert torch.allclose(got, last_logits(model, [[*s, 7] for s in sequences], pad), atol=1e-5)
+
+
+def test_draw_tokens_samples_the_masked_softmax_exactly_and_never_a_masked_token():
+    """Inverse-CDF draws: the recorded log-probability is log_softmax's, frequencies follow it, -inf never drawn."""
+    logits = torch.tensor(
+        [[0.3, -math.inf, 1.2, -0.5, -math.inf, 2.0], [-math.inf, 0.0, -math.inf, -math.inf, 0.5, 0.0]]
+    )
+    rows = logits.repeat(3000, 1)
+    picks, logps = draw_tokens(rows, torch.Generator().manual_seed(0))
+    expected = torch.log_softmax(rows, dim=-1).gather(1, torch.tensor(picks)[:, None]).squeeze(1)
+    assert torch.isfinite(expected).all() and torch.allclose(torch.tensor(logps), expected, atol=1e-6)
+    for r in range(2):
+        counts = torch.bincount(torch.tensor(picks[r::2]), minlength=6) / 3000
+        assert torch.allclose(counts, torch.softmax(logits[r], dim=-1), atol=0.03), (r, counts)
+    assert draw_tokens(rows, torch.Generator().manual_seed(0))[0] == picks  # deterministic under a seed
+    with pytest.raises(ValueError, match="allows no token"):
+        draw_tokens(torch.full((1, 4), -math.inf), torch.Generator())
+
+
+def test_masks_filled_in_parallel_are_those_of_each_matcher_alone(monkeypatch):
+    """fill_masks (llguidance's executor, one call) gives each cursor the mask its own matcher computes, shares
+    one mask among cursors in one state, and marks whole replies (no mask); forced over the tiny vocabulary."""
+    from gym_reason.policy import decoding
+
+    monkeypatch.setattr(decoding, "PARALLEL_VOCABULARY", 0)
+    policy = tiny()
+    env = gym_reason.make("gym_reason/SimpleNegotiation-v0")
+    prefixes = ["", "[", "[talk: hi", "[talk: hi", "[offer: 1", "[offer: 2 wheat -> 3 o", "[talk: x]", "[offer: 1 "]
+    cursors, alone = [], []
+    for seed in range(3):
+        env.reset(seed=seed)
+        grammar = action_grammar(env.last()[4])
+        for prefix in prefixes:
+            for pair in (cursors, alone):
+                cursor = policy.cursor(grammar)
+                for token in policy.tokenizer(prefix, add_special_tokens=False)["input_ids"]:
+                    cursor.advance(token)
+                pair.append(cursor)
+    policy.transitions.clear()
+    decoding.fill_masks(policy, cursors)
+    assert all(c.at == len(c.tokens) for c in cursors)  # every mask is kept: asking again costs nothing
+    policy.transitions.clear()
+    for cursor, reference in zip(cursors, alone, strict=True):
+        assert cursor.kept == reference.matcher_now().compute_bitmask() if reference.mask() else cursor.kept is None
+    assert cursors[2].kept is cursors[3].kept  # one state, one mask object
+    assert cursors[6].kept is None  # "[talk: x]" is a whole move
