@@ -55,6 +55,8 @@ class EnvSpec:
     alias: str | None = None
     description: str = ""
     players: int = 1
+    training: dict[str, Any] = field(default_factory=dict)
+    """Self-play/train config values a run of this env alone starts from (flags and config files override them)."""
 
     def load(self) -> Callable[..., Any]:
         return _load(self.entry_point)
@@ -103,6 +105,7 @@ def register(
     description: str = "",
     kind: str | None = None,
     players: int | None = None,
+    training: dict[str, Any] | None = None,
 ) -> EnvSpec:
     """Register an env under a versioned ``id`` (``namespace/Name-v0``).
 
@@ -111,7 +114,8 @@ def register(
     (``"game"`` or ``"task"``) and ``players`` are read from the class when it is a
     PettingZoo or Gymnasium env, or from a factory's ``env_kind``/``env_players``
     attributes (as :meth:`GameEnv.factory <gym_reason.envs.game_env.GameEnv.factory>` sets);
-    otherwise pass them.
+    otherwise pass them. ``training`` holds config values (:class:`~gym_reason.trainer.config.SelfPlayConfig`
+    keys) that a self-play or train run of this env alone uses unless the run's config file or flags set them.
     """
     if not isinstance(id, str) or not _ID.match(id):
         raise ValueError(
@@ -132,7 +136,7 @@ def register(
     players = players or inferred_players or (1 if kind == "task" else 2)
     spec = EnvSpec(
         id=id, entry_point=entry_point, kind=kind, kwargs=dict(kwargs or {}), alias=alias,
-        description=description, players=players,
+        description=description, players=players, training=dict(training or {}),
     )  # fmt: skip
     _REGISTRY[id] = spec
     if alias is not None:

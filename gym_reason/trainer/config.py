@@ -261,12 +261,29 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         data.update(loaded)
     for key, value in (overrides or {}).items():
         data[key] = parse_field(key, value) if isinstance(value, str) else value
+    data = {**game_defaults(data.get("games", FIELDS["games"].default)), **data}
     _check_keys(data)
     try:
         return SelfPlayConfig(**data)
     except ValidationError as error:
         problems = "; ".join(f"{_field_name(e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in error.errors())
         raise ConfigError(f"invalid config: {problems}") from None
+
+
+def game_defaults(games: Any) -> dict[str, Any]:
+    """The config values a run of one env alone starts from, as its registration declares them (``training=``):
+    e.g. Simple Negotiation trains against its heuristic too. A run of several envs starts from the plain
+    defaults (one env's opponents may not exist in another)."""
+    from gym_reason.registry import resolve_id, spec
+
+    if isinstance(games, str):
+        games = [g for g in games.split(",") if g.strip()]
+    if not isinstance(games, list) or len(games) != 1 or not isinstance(games[0], str):
+        return {}
+    try:
+        return dict(spec(resolve_id(games[0])).training)
+    except (KeyError, ValueError, ImportError):
+        return {}  # an unknown env: the games validator names it
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
