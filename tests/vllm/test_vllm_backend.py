@@ -59,7 +59,8 @@ def kuhn_prompts(policy: Any, count: int) -> list[str]:
     env = gym_reason.make(KUHN)
     prompts = []
     for seed in range(count):
-        observation, info = env.reset(seed=seed)
+        env.reset(seed=seed)
+        observation, _, _, _, info = env.last()  # an AEC env: the first seat's turn
         prompts.append(policy.prompt(KUHN, observation, info))
     return prompts
 
@@ -197,3 +198,18 @@ def test_selfplay_cli_with_the_vllm_backend(smol_folder, tmp_path):
         assert record["invalid_rate"] == 0.0
         assert record["games"] == 8
     assert "eval/kuhn_poker/exploitability" in records[-1]
+
+
+def test_gpu_rollout_bench_smoke_mode_runs_on_the_cpu(tmp_path):
+    """bench/gpu_rollout.py's CPU smoke mode: a Qwen-vocabulary 2-layer random model, one measured step."""
+    out = tmp_path / "gpu_rollout.json"
+    command = [sys.executable, "bench/gpu_rollout.py", "--device", "cpu", "--tiny-shapes", "--steps", "1",
+               "--games", "2", "--think-tokens", "8", "--threads", "1", "--out", str(out)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = json.loads(out.read_text())
+    assert result["hardware"].startswith("CPU") and result["shape"] == "tiny"
+    assert result["ours_rollout_tokens_per_s"] > 0 and result["raw_generate_tokens_per_s"] > 0
+    assert 0 <= result["share_outside_generation_and_update"] < 1
+    (step,) = result["steps"]
+    assert step["invalid_rate"] == 0 and step["completion_tokens"] > 0 and step["logprob_gap_max"] < 1e-2
