@@ -56,6 +56,9 @@ INSTALL = (
 )
 """How to get vLLM, quoted by every error that needs it."""
 
+RESCORE_CHUNK = 16
+"""Completions :meth:`VLLMPolicy.rescore` runs through the model at once (no gradients: activations are freed)."""
+
 EXPORT_HINT = "gym-reason export-model --model DIR --gguf-file NAME --out FOLDER (then --model FOLDER)"
 
 
@@ -372,10 +375,12 @@ class VLLMPolicy(LMPolicy):
         was_training = self.model.training
         self.model.eval()
         recorded = [lp for c in completions for lp in c.logprobs]
-        scores = self.score(completions)
+        ours: list[float] = []
+        for begin in range(0, len(completions), RESCORE_CHUNK):  # a bounded forward, whatever the step's size
+            scores = self.score(completions[begin : begin + RESCORE_CHUNK])
+            ours += scores.logprobs.double().cpu().tolist()
         if was_training:
             self.model.train()
-        ours = scores.logprobs.double().cpu().tolist()
         if len(ours) != len(recorded):
             raise RuntimeError(f"score() found {len(ours)} decisions where the completions record {len(recorded)}")
         gaps = [abs(a - b) for a, b in zip(recorded, ours, strict=True)]
@@ -393,10 +398,6 @@ class VLLMPolicy(LMPolicy):
             "vllm/weight_pushes": float(self.pushes),
             "vllm/grammar_mismatches": float(self.grammar_mismatches),
         }
-
-    def settings(self) -> dict[str, Any]:
-        """As :meth:`LMPolicy.settings`: a saved checkpoint reloads as a torch policy (the engine is not saved)."""
-        return super().settings()
 
 
 def engine_weights(model: Any) -> Iterator[tuple[str, torch.Tensor]]:
