@@ -69,6 +69,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import queue
 import threading
 import time
 import traceback
@@ -368,8 +369,36 @@ def _close_env(env: Any) -> None:
             close()
 
 
+class _Workers:
+    """Daemon threads that run env calls, started as needed and kept (starting a thread costs milliseconds on a
+    loaded machine, more than a game's step). Every call gets a worker of its own at once: one that is idle, or
+    a new one; a call that never returns keeps its worker, and the pool grows past it."""
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # that worker takes this task: no task waits behind a blocked one
+            else:
+                threading.Thread(target=self._serve, daemon=True, name="gym-reason-env-call").start()
+        self._tasks.put(task)
+
+    def _serve(self) -> None:
+        while True:
+            self._tasks.get()()
+            with self._lock:
+                self._idle += 1
+
+
+_WORKERS = _Workers()
+
+
 class _EnvCall:
-    """One episode's env work on a daemon thread of its own, so the engine can stop waiting for it.
+    """One episode's env work on a worker thread (:class:`_Workers`), so the engine can stop waiting for it.
 
     ``finished`` is read and :meth:`abandon` runs under ``signal`` (the engine's condition, notified when a
     call returns). An abandoned call's thread runs on until the env returns, then closes the env; being a
@@ -382,7 +411,7 @@ class _EnvCall:
         self.error: Exception | None = None
         self.finished = False
         self._abandoned = False
-        threading.Thread(target=self._run, args=(work,), daemon=True, name=f"env-{what}-{game.index}").start()
+        _WORKERS.submit(functools.partial(self._run, work))
 
     def _run(self, work: Callable[[], Any]) -> None:
         try:
