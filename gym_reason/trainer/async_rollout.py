@@ -27,6 +27,10 @@ step against) the lag, as in a synchronous run's second PPO epoch. The advantage
 unchanged: RAE's baselines, group statistics and returns are computed from the batch's outcomes;
 Monte-Carlo step values play their continuations with the learner's current weights.
 
+*Not with* a league (its opponents are agents shared across steps and reseeded for each one, which the
+rollout thread would play while the loop plans the next step) or the vLLM backend (its engine holds one copy
+of the weights): both are refused at the start with the fix.
+
 *Threads.* The two threads split the CPU threads torch may use (``threads``, else torch's count):
 half (rounded down, at least 1) sample, the rest update; the learner thread's count is restored when
 the run ends. Torch releases the GIL in its kernels, but Python-heavy decoding (the tiny model) still
@@ -146,6 +150,12 @@ class Rollouts:
                 f"--async-lag {self.lag} needs the torch sampler (--backend hf), got --backend {backend}: the vLLM "
                 "engine holds one copy of the weights, pushed after every update; use --async-lag 0 with it"
             )
+        if getattr(config, "league", "off") != "off":
+            raise ValueError(
+                f"--async-lag {self.lag} cannot run with --league {config.league}: the league's opponents are agents "
+                "shared across steps and reseeded for each, which the rollout thread would play while the next step "
+                "is planned; use --async-lag 0 with a league"
+            )
         total = config.threads or torch.get_num_threads()
         self._rollout_threads = max(1, total // 2)
         self._learner_threads_before = torch.get_num_threads()
@@ -159,13 +169,17 @@ class Rollouts:
         self._thread.start()
         saved = trainer.behaviour_weights  # from the checkpoint being resumed, if any
         trainer.behaviour_weights = {trainer.step: trainable_weights(trainer.policy.model)}
-        for step in range(trainer.step, min(trainer.step + self.lag + 1, config.steps)):
-            version = max(step - self.lag, 0)
-            if version in saved:
-                trainer.behaviour_weights[version] = saved[version]
-            elif version not in trainer.behaviour_weights:  # not in the checkpoint: its own weights (a smaller lag)
-                version = trainer.step
-            self._submit(step, version)
+        try:
+            for step in range(trainer.step, min(trainer.step + self.lag + 1, config.steps)):
+                version = max(step - self.lag, 0)
+                if version in saved:
+                    trainer.behaviour_weights[version] = saved[version]
+                elif version not in trainer.behaviour_weights:  # not in the checkpoint: its own weights (smaller lag)
+                    version = trainer.step
+                self._submit(step, version)
+        except BaseException:
+            self.close()
+            raise
 
     # --- the loop's side ---------------------------------------------------------------------
     def take(self, step: int) -> Batch:

@@ -223,8 +223,7 @@ class Trainer:
 
 # --- one step ------------------------------------------------------------------------------------
 def plan_step(trainer: Trainer, step: int) -> list[EpisodeRequest]:
-    """The league's snapshot when one is due (asynchronous: when the step is planned, K updates early), then
-    the step's episodes (:func:`plan_games`)."""
+    """The league's snapshot when one is due, then the step's episodes (:func:`plan_games`)."""
     if trainer.league is not None and trainer.league.due(step):
         league_snapshot(trainer, step)
     return plan_games(trainer, step)

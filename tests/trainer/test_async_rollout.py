@@ -83,9 +83,12 @@ def test_synchronous_rollouts_are_the_learners_own_samples(tmp_path):
     assert torch.allclose(recorded, rescored, atol=1e-5)
 
 
-def test_async_lag_with_the_vllm_backend_is_refused_with_the_fix():
-    config = types.SimpleNamespace(async_lag=1, backend="vllm", threads=1)
+def test_async_lag_with_the_vllm_backend_or_a_league_is_refused_with_the_fix():
+    config = types.SimpleNamespace(async_lag=1, backend="vllm", threads=1, league="off")
     with pytest.raises(ValueError, match=r"--async-lag 1 needs the torch sampler \(--backend hf\).*--async-lag 0"):
+        Rollouts(types.SimpleNamespace(config=config), lambda step: [])
+    config = types.SimpleNamespace(async_lag=2, backend="hf", threads=1, league="pfsp")
+    with pytest.raises(ValueError, match=r"--async-lag 2 cannot run with --league pfsp.*--async-lag 0 with a league"):
         Rollouts(types.SimpleNamespace(config=config), lambda step: [])
 
 
