@@ -145,19 +145,45 @@ quantity and a resource name before its "]")."""
 MEMO_DEPTH = 24
 """Replies are read through the policy's memo of grammar states while they have at most this many tokens
 (a game's answers; not a long thinking, whose states rarely repeat)."""
+MEMO_STATES = 200_000
+"""The most grammar states the memo holds; past it, it starts afresh."""
+_UNKNOWN = object()
+
+
+class StateMemo(dict):
+    """The policy's memo of grammar states (:attr:`LMPolicy.transitions`): grammar number -> the root
+    :class:`_State` of its replies; ``states`` counts the states under them."""
+
+    states = 0
+
+    def clear(self) -> None:
+        super().clear()
+        self.states = 0
+
+
+class _State:
+    """One grammar state in the policy's memo (:attr:`LMPolicy.transitions`): its mask, once known, and the
+    states one token further. A cursor walks it by token, so a lookup hashes one small int, not the reply."""
+
+    __slots__ = ("children", "mask")
+
+    def __init__(self) -> None:
+        self.children: dict[int, _State] = {}
+        self.mask: Any = _UNKNOWN
 
 
 class GrammarCursor:
     """Where a reply stands in its grammar: the tokens so far, and the mask of the tokens allowed next.
 
-    The masks come from the policy's memo (:attr:`LMPolicy.transitions`) while the reply is short;
-    an llguidance matcher is copied from the compiled grammar, and caught up on the tokens so far,
-    only when the memo has not seen the state yet (self-play repeats the same few states). The mask
-    at the current position is kept, so asking again (after a token is taken, then before the next
-    decision) costs nothing; :func:`fill_masks` computes many cursors' masks in one parallel call.
+    The masks come from the policy's memo (:attr:`LMPolicy.transitions`: a tree of grammar states per
+    compiled grammar) while the reply is short; an llguidance matcher is copied from the compiled grammar,
+    and caught up on the tokens so far, only when the memo has not seen the state yet (self-play repeats
+    the same few states). The mask at the current position is kept, so asking again (after a token is
+    taken, then before the next decision) costs nothing; :func:`fill_masks` computes many cursors' masks
+    in one parallel call.
     """
 
-    __slots__ = ("at", "kept", "key", "matcher", "owned", "policy", "synced", "tokens")
+    __slots__ = ("at", "kept", "key", "matcher", "node", "owned", "policy", "synced", "tokens")
 
     def __init__(self, policy: LMPolicy, key: int, matcher: llguidance.LLMatcher) -> None:
         self.policy = policy
@@ -168,6 +194,10 @@ class GrammarCursor:
         self.tokens: tuple[int, ...] = ()
         self.at = -1  # the position whose mask is kept in ``kept``
         self.kept: bytes | None = None
+        memo = policy.transitions
+        if memo.states > MEMO_STATES:
+            memo.clear()
+        self.node: _State | None = memo.get(key) or memo.setdefault(key, _State())
 
     def mask(self) -> bytes | None:
         """The packed bitmask of the tokens allowed next, or ``None`` once the reply is a whole string."""
@@ -184,30 +214,40 @@ class GrammarCursor:
         """The mask here if it is kept or memoised (``None``: the reply is whole), else ``False``."""
         if self.at == len(self.tokens):
             return self.kept
-        if len(self.tokens) <= MEMO_DEPTH:
-            found = self.policy.transitions.get((self.key, self.tokens), False)
-            if found is not False:
-                self.at, self.kept = len(self.tokens), found
-            return found
-        return False
+        node = self.node
+        if node is None or node.mask is _UNKNOWN:
+            return False
+        self.at, self.kept = len(self.tokens), node.mask
+        return node.mask
 
     def keep(self, mask: bytes | None) -> None:
         """Record the mask at the current position (and in the policy's memo while the reply is short)."""
         self.at, self.kept = len(self.tokens), mask
-        if len(self.tokens) <= MEMO_DEPTH:
-            memo = self.policy.transitions
-            if len(memo) > 200_000:
-                memo.clear()
-            memo[(self.key, self.tokens)] = mask
+        if self.node is not None:
+            self.node.mask = mask
 
     def advance(self, token: int) -> None:
         self.tokens = (*self.tokens, token)
+        self.node = self._child(token)
 
     def fork(self, token: int) -> GrammarCursor:
         """A new cursor one token further (this one stays where it is)."""
-        child = GrammarCursor(self.policy, self.key, self.matcher)
-        child.synced = self.synced
+        child = GrammarCursor.__new__(GrammarCursor)
+        child.policy, child.key, child.matcher, child.owned = self.policy, self.key, self.matcher, False
+        child.synced, child.at, child.kept = self.synced, -1, None
+        child.node = self._child(token)
         child.tokens = (*self.tokens, token)
+        return child
+
+    def _child(self, token: int) -> _State | None:
+        """The memo's state one token past this cursor's (made if new), or ``None`` past :data:`MEMO_DEPTH`."""
+        node = self.node
+        if node is None or len(self.tokens) >= MEMO_DEPTH:
+            return None
+        child = node.children.get(token)
+        if child is None:
+            child = node.children[token] = _State()
+            self.policy.transitions.states += 1
         return child
 
     def matcher_now(self) -> llguidance.LLMatcher:
@@ -246,11 +286,10 @@ def fill_masks(policy: LMPolicy, cursors: Sequence[GrammarCursor]) -> None:
     """Compute the masks of many cursors at once: those neither kept nor memoised are filled by llguidance's
     parallel executor (as ``llguidance.torch.fill_next_token_bitmask_par``: one call, the rows spread over its threads), each
     cursor once even where several share a state in the memo; few go one by one."""
-    unknown: dict[tuple[int, tuple[int, ...]] | int, list[GrammarCursor]] = {}
+    unknown: dict[int, list[GrammarCursor]] = {}
     for cursor in cursors:
-        if cursor.known() is False:
-            short = len(cursor.tokens) <= MEMO_DEPTH  # short replies in one state share its mask
-            unknown.setdefault((cursor.key, cursor.tokens) if short else id(cursor), []).append(cursor)
+        if cursor.known() is False:  # short replies in one state (one memo node) share its mask
+            unknown.setdefault(id(cursor) if cursor.node is None else id(cursor.node), []).append(cursor)
     if len(unknown) < PARALLEL_MASKS or policy.vocab_size() < PARALLEL_VOCABULARY:
         for group in unknown.values():
             mask = group[0].mask()
@@ -427,8 +466,7 @@ def _advance(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
         if mask is None:
             row.done = True
             break
-        word = int.from_bytes(mask, "little")
-        count = word.bit_count()
+        count = policy.allowed_count(mask)
         if count == 0:  # the grammar allows nothing more (the engine's error state): end the reply here
             row.done = row.truncated = True
             break
@@ -437,7 +475,7 @@ def _advance(policy: LMPolicy, row: _Row, end: Sequence[int]) -> bool:
                 break
             row.mask = None if count == policy.vocab_size() else mask
             return True
-        _take(policy, row, word.bit_length() - 1, end)  # forced: no choice, no forward pass
+        _take(policy, row, policy.allowed(mask)[0], end)  # forced: no choice, no forward pass
     return False
 
 

@@ -17,7 +17,7 @@ import torch
 
 from gym_reason.core import ActionGrammar, AnswerFormat
 from gym_reason.policy import decoding, scoring
-from gym_reason.policy.decoding import DECODING_MODES, Completion
+from gym_reason.policy.decoding import DECODING_MODES, Completion, StateMemo
 from gym_reason.policy.prompts import PROMPT_LAYOUTS, render_prompt
 from gym_reason.policy.scoring import Scores
 
@@ -86,8 +86,9 @@ class LMPolicy:
         self._matchers: dict[tuple[ActionGrammar, str, int], tuple[int, Any]] = {}
         self._grammar_numbers = itertools.count()
         self._allowed: dict[bytes, list[int]] = {}
+        self._counts: dict[bytes, int] = {}
         self._masks: dict[bytes, bytes] = {}
-        self.transitions: dict[tuple[int, tuple[int, ...]], bytes | None] = {}
+        self.transitions = StateMemo()
         """Memo of the grammar engine: (grammar, mode, budget; tokens so far) -> the mask of the next tokens, or
         ``None`` once the reply is whole (self-play walks the same few grammar states over and over)."""
         self._token_texts: dict[int, str] = {}
@@ -189,6 +190,15 @@ class LMPolicy:
                 self._allowed.clear()
             tokens = self._allowed[mask] = decoding.allowed_tokens(mask)
         return tokens
+
+    def allowed_count(self, mask: bytes) -> int:
+        """How many tokens an interned mask allows (memoised)."""
+        count = self._counts.get(mask)
+        if count is None:
+            if len(self._counts) > 100_000:
+                self._counts.clear()
+            count = self._counts[mask] = int.from_bytes(mask, "little").bit_count()
+        return count
 
     def intern_mask(self, mask: bytes) -> bytes:
         """One shared copy of each distinct packed mask (a think-mode reply repeats one mask at most positions)."""
