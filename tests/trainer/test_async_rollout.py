@@ -129,15 +129,20 @@ def test_an_async_run_is_reproducible_and_a_resumed_one_repeats_it(tmp_path):
     assert whole == metrics(tmp_path / "again") == metrics(tmp_path / "parts")
     sync = load_config(overrides={**common, "steps": "6", "run_name": "sync", "async_lag": "0"})
     train(sync)
-    assert metrics(tmp_path / "sync")[:1] == whole[:1]  # step 0 is sampled by the initial weights in both modes
-    assert metrics(tmp_path / "sync")[2]["loss"] != whole[2]["loss"]
+    sync_step0, async_step0 = metrics(tmp_path / "sync")[0], whole[0]  # both sampled by the initial weights:
+    assert sync_step0.keys() == async_step0.keys()  # the same episodes; the behaviour copy's float32 log-probs
+    assert all(sync_step0[k] == pytest.approx(v, rel=1e-6, abs=1e-9) for k, v in async_step0.items())  # agree to ~1e-9
+    assert metrics(tmp_path / "sync")[2]["loss"] != pytest.approx(whole[2]["loss"], rel=1e-3)
 
 
 @pytest.mark.slow
 def test_kuhn_with_lag_1_reaches_exploitability_below_0_05(tmp_path):
-    """The default recipe (``gym-reason selfplay --game kuhn_poker --async-lag 1``) for 300 steps."""
-    config = load_config(overrides={"steps": 300, "eval_every": 100, "async_lag": 1, "threads": 1,
-                                    "run_dir": str(tmp_path), "progress": False, "checkpoint_every": 1000})  # fmt: skip
+    """The default recipe with lag 1 (``gym-reason selfplay --game kuhn_poker --async-lag 1``, 1500 steps).
+
+    Measured with bench/async_rollout.py (seed 0, threads 1): 0.0203 at step 1500 (synchronous: 0.0211);
+    at 300 steps neither mode is there yet (0.100 and 0.079)."""
+    config = load_config(overrides={"eval_every": 0, "async_lag": 1, "threads": 1, "run_dir": str(tmp_path),
+                                    "progress": False, "checkpoint_every": 10**6})  # fmt: skip
     result = train(config)
-    curve = [m["eval/KuhnPoker-v0/exploitability"] for m in metrics(result.run_dir) if m["step"] % 100 == 0]
-    assert curve[0] > curve[-1] and curve[-1] <= 0.05, curve
+    final = metrics(result.run_dir)[-1]
+    assert final["step"] == 1500 and final["eval/KuhnPoker-v0/exploitability"] <= 0.05
