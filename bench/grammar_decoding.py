@@ -16,7 +16,7 @@
     in ``constrained`` and ``think`` modes: invalid rate, tokens per turn, thinking budget-outs.
 
     python bench/grammar_decoding.py [--games 256] [--repeats 7] [--batch 256] [--context 128] [--threads 1]
-                                     [--check-games 16] [--think-tokens 48] [--only a,b,c]
+                                     [--check-games 16] [--think-tokens 48] [--only a,b,c] [--rollouts-only]
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def information_states(env_id: str, policy: LMPolicy) -> tuple[list[str], list[l
     return prompts, legal
 
 
-def bench_tiny(games: int, repeats: int) -> None:
+def bench_tiny(games: int, repeats: int, answer_probabilities: bool = True) -> None:
     engine = tiny_policy(seed=0)
     trie = TriePolicy(tiny_policy(seed=0))
     rollout_seconds(engine, 16, 0)  # warm-up: llguidance's tokenizer, compiled grammars
@@ -179,6 +179,8 @@ def bench_tiny(games: int, repeats: int) -> None:
     print(f"    trie decoder   {trie_rate:8.1f} games/s ({decisions['trie']} decisions in the last round)")
     print(f"    grammar engine {engine_rate:8.1f} games/s ({decisions['engine']} decisions in the last round)")
     print(f"    engine / trie  {engine_rate / trie_rate:8.2f}x")
+    if not answer_probabilities:
+        return
 
     prompts, legal = information_states(LIARS_DICE, engine)
     timings: dict[str, list[float]] = {"trie": [], "engine": []}
@@ -254,7 +256,7 @@ def engine_step(policy: LMPolicy, cursors, logits: torch.Tensor, generator: torc
     return engine + time.perf_counter() - start, sampling
 
 
-def bench_smollm2(batch: int, steps: int, context: int) -> None:
+def bench_smollm2(batch: int, steps: int, context: int, modes: Sequence[str] = ("think", "constrained")) -> None:
     from gym_reason.policy import load_causal_lm
 
     located = smollm2()
@@ -265,6 +267,8 @@ def bench_smollm2(batch: int, steps: int, context: int) -> None:
     model.eval()
     print(f"(b) SmolLM2-135M-Instruct, batch {batch}, per decoded token (median of {steps} steps), same process:")
     for mode, env_id in (("think", KUHN), ("constrained", NEGOTIATION)):
+        if mode not in modes:
+            continue
         # prompts cut to their last `context` tokens: the KV cache of 256 rows stays ~1.6 GB (the engine's
         # work does not depend on the context; the forward's grows with it, so this understates the forward)
         policy = LMPolicy(model, tokenizer, decoding=mode, think_tokens=10_000, max_new_tokens=10_000, context=context)
@@ -340,13 +344,15 @@ def main() -> None:
     parser.add_argument("--check-games", type=int, default=16)
     parser.add_argument("--think-tokens", type=int, default=48)
     parser.add_argument("--only", default="a,b,c", help="which parts to run, e.g. a or b,c")
+    parser.add_argument("--modes", default="think,constrained", help="(b): which decoding modes to measure")
+    parser.add_argument("--rollouts-only", action="store_true", help="(a): skip the Liar's Dice answer probabilities")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     parts = set(args.only.split(","))
     if "a" in parts:
-        bench_tiny(args.games, args.repeats)
+        bench_tiny(args.games, args.repeats, not args.rollouts_only)
     if "b" in parts:
-        bench_smollm2(args.batch, args.steps, args.context)
+        bench_smollm2(args.batch, args.steps, args.context, args.modes.split(","))
     if "c" in parts:
         check_smollm2(args.check_games, args.think_tokens)
 
