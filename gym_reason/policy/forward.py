@@ -12,6 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+CACHE_KEYWORD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+"""The KV cache's name in a causal LM's forward and output: ``cache`` in recent transformers, ``past_key_values``
+before (5.19, which vLLM's CPU build pins)."""
 
 
 def hidden_at(
@@ -112,12 +117,12 @@ class IncrementalForward:
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
-            cache=self.cache,
+            **{CACHE_KEYWORD: self.cache},
             use_cache=True,
             logits_to_keep=1,
         )
         self.calls += 1
-        self.cache, self.mask, self.lengths = out.cache, mask, lengths + new.sum(1)
+        self.cache, self.mask, self.lengths = getattr(out, CACHE_KEYWORD), mask, lengths + new.sum(1)
         return out.logits[:, -1]
 
     def prefill(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, list[int]]:
