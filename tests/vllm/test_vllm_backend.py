@@ -174,3 +174,17 @@ def test_structured_outputs_keep_the_invalid_rate_at_zero(policy):
     turns = [t for e in episodes for t in e.turns]
     assert len(turns) >= 16
     assert metrics["invalid_rate"] == 0.0
+
+
+def test_the_torch_decoder_and_exact_answer_probabilities_run_in_the_vllm_venv(policy):
+    """vLLM's CPU build pins an older transformers (``past_key_values``, not ``cache``): the KV-cached torch code
+    (exact answer probabilities, which evaluation's exploitability reads, and the torch decoder) must run beside
+    it. Failed before forward.py named the cache by the installed version."""
+    from gym_reason.policy.decoding import sample
+
+    prompts = kuhn_prompts(policy, 2)
+    legal = [["[check]", "[bet]"]] * 2
+    for found in policy.answer_probabilities(prompts, legal):
+        assert sum(found.values()) == pytest.approx(1.0) and min(found.values()) > 0
+    completions = sample(policy, prompts, [BET_OR_CHECK] * 2, torch.Generator().manual_seed(0))
+    assert all(c.text in ("[check]", "[bet]") for c in completions)
