@@ -156,6 +156,11 @@ class SelfPlayConfig(BaseModel):
 
     # evaluation, logging, checkpoints
     eval_every: int = Field(25, ge=0, description="evaluate every N steps (0 = only at the end)")
+    eval_at_start: bool = Field(
+        False,
+        description="also evaluate the untrained policy before step 1 (a step-0 row in metrics.jsonl), so the "
+        "curve starts at the initial policy; not repeated on --resume",
+    )
     eval_games: int = Field(256, ge=2, description="games per fixed opponent at each evaluation (seats alternate)")
     eval_opponents: list[str] | None = Field(
         None, description="opponent specs for evaluation; default: random and the game's strongest fixed opponent"

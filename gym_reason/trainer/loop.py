@@ -366,7 +366,7 @@ def train(
     if checkpoint is not None:
         trainer.load(checkpoint)
     metrics_path = run_dir / "metrics.jsonl"
-    _truncate_metrics(metrics_path, trainer.step)
+    _truncate_metrics(metrics_path, trainer.step if checkpoint is not None else -1)  # no checkpoint: all again
     wandb_run = _start_wandb(config, run_dir) if config.wandb else None
 
     interrupted = False
@@ -378,6 +378,11 @@ def train(
     last: dict[str, Any] = {}
     rollouts = None
     try:
+        if config.eval_at_start and trainer.step == 0 and checkpoint is None:
+            initial = {"step": 0, **evaluate_during_training(trainer, 0), "wall_time": time.perf_counter() - started}
+            _append(metrics_path, initial)  # the untrained policy: where the curve starts
+            if wandb_run is not None:
+                wandb_run.log(initial, step=0)
         rollouts = Rollouts(trainer, lambda step: plan_step(trainer, step))  # async_lag: a thread plays ahead
         while trainer.step < config.steps:
             step = trainer.step

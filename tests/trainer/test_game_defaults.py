@@ -9,7 +9,7 @@ from gym_reason.trainer.config import FIELDS, load_config
 def test_simple_negotiation_alone_trains_against_its_heuristic_with_short_replies():
     config = load_config(overrides={"games": "simple_negotiation"})
     assert config.opponents == ["fixed:heuristic", "random"] and config.opponent_fraction == 0.5
-    assert config.max_new_tokens == 48 and config.steps == 30 and config.eval_every == 10
+    assert config.max_new_tokens == 48 and config.steps == 30 and config.eval_every == 10 and config.eval_at_start
     assert load_config().opponents == [] and load_config().steps == FIELDS["steps"].default  # Kuhn: plain defaults
 
 

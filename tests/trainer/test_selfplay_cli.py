@@ -193,3 +193,23 @@ def test_training_leaves_the_callers_torch_rng_alone(tmp_path):
     train(load_config(overrides={"steps": 1, "eval_every": 0, "eval_games": 4, "games_per_step": 8,
                                  "run_dir": str(tmp_path), "progress": False}))  # fmt: skip
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_eval_at_start_logs_the_untrained_policy_and_leaves_training_alone(tmp_path):
+    """A step-0 row holds the untrained policy's evaluation (the same numbers as an evaluation of a fresh
+    policy), training after it is unchanged, and a resume neither repeats nor loses it."""
+    from gym_reason.trainer.loop import Trainer, evaluate_during_training, resume_config
+
+    common = {"games": "kuhn_poker", "eval_every": "1", "eval_games": "4", "games_per_step": "4", "progress": "false",
+              "checkpoint_every": "1", "run_dir": str(tmp_path), "lr_schedule": "constant"}  # fmt: skip
+    train(load_config(overrides={**common, "steps": "2", "run_name": "plain"}))
+    train(load_config(overrides={**common, "steps": "1", "run_name": "start", "eval_at_start": "true"}))
+    train(resume_config(tmp_path / "start", {"steps": "2"}), resume=tmp_path / "start")
+    timing = ("games_per_s", "tokens_per_s", "step_time", "wall_time")
+    plain = [{k: v for k, v in m.items() if k not in timing} for m in metrics(tmp_path / "plain")]
+    start = [{k: v for k, v in m.items() if k not in timing} for m in metrics(tmp_path / "start")]
+    assert [m["step"] for m in start] == [0, 1, 2] and start[1:] == plain
+    fresh = load_config(overrides={**common, "steps": "1", "run_name": "fresh"})
+    expected = evaluate_during_training(Trainer(fresh, tmp_path / "fresh"), 0)
+    assert start[0] == {"step": 0, **expected}
+    assert 0.0 < start[0]["eval/KuhnPoker-v0/exploitability"] < 1.0

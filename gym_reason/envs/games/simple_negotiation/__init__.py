@@ -30,6 +30,7 @@ register(
         "opponents": ["fixed:heuristic", "random"],
         "opponent_fraction": 0.5,
         "eval_every": 10,
+        "eval_at_start": True,
         "eval_games": 128,
         "checkpoint_every": 10,
     },
