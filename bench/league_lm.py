@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--plot", default="docs/league_lm.png", help="exploitability over CPU time and steps")
     parser.add_argument("--continue", dest="resume", action="store_true", help="keep the runs --out already holds")
     parser.add_argument("--merge", nargs="*", default=[], help="result files of other runs of this script to add")
+    parser.add_argument("--report", action="store_true", help="only print the table and plot of --out (and --merge)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     budgets = {
@@ -162,7 +163,7 @@ def main() -> None:
     results["args"] = vars(args)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.run_dir or tmp)
-        for game in args.games:
+        for game in [] if args.report else args.games:
             initial = results["initial"].setdefault(game, {})
             curves = results["curves"].setdefault(game, {})
             for method in args.methods:  # method by method: a run cut short lacks the last methods, not seeds
@@ -185,6 +186,8 @@ def main() -> None:
                           f"refused {record['refused']}, max invalid rate {record['invalid_rate']:.3f}", flush=True)  # fmt: skip
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps(results, indent=1) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
     print(f"curves: {out}")
     plot(results, Path(args.plot))
