@@ -367,6 +367,8 @@ def train(
         trainer.load(checkpoint)
     metrics_path = run_dir / "metrics.jsonl"
     _truncate_metrics(metrics_path, trainer.step if checkpoint is not None else -1)  # no checkpoint: all again
+    if checkpoint is None:
+        (run_dir / "league.jsonl").unlink(missing_ok=True)  # a run killed before its first checkpoint starts over
     wandb_run = _start_wandb(config, run_dir) if config.wandb else None
 
     interrupted = False

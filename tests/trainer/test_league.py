@@ -232,3 +232,29 @@ def test_a_resumed_league_run_repeats_the_uninterrupted_one(tmp_path, sampler):
     assert league == lines("parts", "league.jsonl")
     assert [e["step"] for e in league if e["event"] == "gate"] == [0, 2, 4]  # the pool grew across the resume
     assert (tmp_path / "parts" / "league" / "step_0000002").is_dir()  # its checkpoints live in the run folder
+
+
+@pytest.mark.slow  # ~10 s: two short league runs of the tiny trainer
+def test_a_run_resumed_before_its_first_checkpoint_starts_its_logs_over(tmp_path):
+    """Killed before any checkpoint, a run starts again from step 0: the killed run's league and metrics lines
+    are dropped (they will be logged again), not kept beside the new ones."""
+    import json
+    import shutil
+
+    from gym_reason.trainer.loop import resume_config, train
+
+    common = {"games_per_step": 8, "eval_every": 2, "checkpoint_every": 100, "lr_schedule": "constant"}
+    train(_league_config(tmp_path, **common, steps=4, run_name="whole"))
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    for name in ("config.yaml", "metrics.jsonl", "league.jsonl"):  # what a kill -9 before step 100 leaves
+        shutil.copy(tmp_path / "whole" / name, killed / name)
+    train(resume_config(killed, {"steps": "4"}), resume=killed)
+
+    def lines(run: str, name: str) -> list[dict]:
+        timing = ("games_per_s", "tokens_per_s", "step_time", "wall_time")
+        records = [json.loads(line) for line in (tmp_path / run / name).read_text().splitlines()]
+        return [{k: v for k, v in r.items() if k not in timing} for r in records]
+
+    assert lines("whole", "league.jsonl") == lines("killed", "league.jsonl")
+    assert lines("whole", "metrics.jsonl") == lines("killed", "metrics.jsonl")
