@@ -5,6 +5,7 @@ nothing succeeds vacuously; a failed selfplay start leaves no run folder; human 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -165,8 +166,13 @@ def test_leaderboard_and_tournament_refuse_to_replace_a_board_without_force(tmp_
     assert copy.read_bytes() != committed.read_bytes() and (tmp_path / "leaderboards" / "kuhn_poker.md").exists()
 
 
+def _interruptible() -> None:
+    """Ctrl-C reaches the child even where pytest runs as a background job (``cmd &`` in a script), which
+    starts with SIGINT ignored: Python then installs no KeyboardInterrupt handler and the child plays on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_an_evaluation_exits_130_without_a_traceback(tmp_path) -> None:
-    import signal
     import time
 
     from tests.agents.openai_server import Reply, ScriptedServer
@@ -177,6 +183,7 @@ def test_ctrl_c_during_an_evaluation_exits_130_without_a_traceback(tmp_path) -> 
             [*CLI, "eval", "--agent", f"openai:m@{server.url}", "--game", "kuhn_poker", "--opponents", "random",
              "--games", "8"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            preexec_fn=_interruptible,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while not server.requests and time.monotonic() < deadline:
