@@ -277,6 +277,7 @@ def test_an_env_without_snapshot_is_not_applicable_not_ok():
     assert report.ok and "[n/a] snapshot/restore" in str(report)
 
 
+@pytest.mark.slow  # ~12 s: `check --all` in a subprocess
 def test_check_reports_envs_whose_sandbox_is_missing_apart_from_failures(tmp_path):
     """`gym-reason check` on a machine without bubblewrap (an empty PATH hides it): the code envs are
     "unavailable" with the install command, the rest pass, and the exit status is 0."""

@@ -30,10 +30,14 @@ def test_list_shows_every_builtin_env():
     assert "gym-reason[textarena]" in out.stdout  # brackets in a description are text, not rich markup
 
 
-def test_check_one_and_all():
+def test_check_one():
     out = run("check", "gym_reason/KuhnPoker-v0")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "PASS" in out.stdout and "FAIL" not in out.stdout
+
+
+@pytest.mark.slow  # ~16 s: every registered env (the default suite checks each env in tests/test_checker.py)
+def test_check_all():
     # The MiniWoB envs run in Chromium (tens of seconds each): the browser tests check them one by one.
     out = run("check", "--all", "--exclude", "gym_reason/MiniWoB-*", "--episodes", "5")
     assert out.returncode == 0, out.stdout + out.stderr
