@@ -48,6 +48,7 @@ from gym_reason.core import derive_seed
 from gym_reason.envs.games.base import CHANCE, Game, State
 from gym_reason.eval.exact import Policy
 from gym_reason.eval.exploitability import best_response_table, exploitability, policy_table, tabular_policy
+from gym_reason.trainer.logs import keep_records
 
 SAMPLERS = ("uniform", "pfsp", "psro")
 """The ways a :class:`League` draws opponents."""
@@ -576,14 +577,6 @@ def restore_league(trainer: Any, state: Mapping[str, Any] | None) -> None:
         trainer.league = build_league(trainer)
     else:
         trainer.league.load_state_dict(state, trainer.run_dir)
-    path = trainer.run_dir / "league.jsonl"
-    if path.exists():
-        kept = []
-        for line in path.read_text().splitlines():
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by kill -9
-            if event.get("step") is None or event["step"] < trainer.step:
-                kept.append(line)
-        path.write_text("".join(line + "\n" for line in kept))
+    keep_records(
+        trainer.run_dir / "league.jsonl", lambda event: event.get("step") is None or event["step"] < trainer.step
+    )

@@ -37,6 +37,7 @@ from gym_reason.trainer.async_rollout import Rollouts
 from gym_reason.trainer.config import SelfPlayConfig, load_config, save_config
 from gym_reason.trainer.credit import assign_advantages
 from gym_reason.trainer.league import build_league, league_opponent, league_snapshot, league_state, restore_league
+from gym_reason.trainer.logs import keep_records
 from gym_reason.trainer.policy_eval import can_measure_exploitability, evaluate_policy, lm_policy_exploitability
 from gym_reason.trainer.rollout import Episode, EpisodeRequest
 from gym_reason.trainer.update import update
@@ -366,7 +367,8 @@ def train(
     if checkpoint is not None:
         trainer.load(checkpoint)
     metrics_path = run_dir / "metrics.jsonl"
-    _truncate_metrics(metrics_path, trainer.step if checkpoint is not None else -1)  # no checkpoint: all again
+    kept = trainer.step if checkpoint is not None else -1  # no checkpoint: the run starts over, all is logged again
+    keep_records(metrics_path, lambda record: record.get("step", 0) <= kept)
     if checkpoint is None:
         (run_dir / "league.jsonl").unlink(missing_ok=True)  # a run killed before its first checkpoint starts over
     wandb_run = _start_wandb(config, run_dir) if config.wandb else None
@@ -465,21 +467,6 @@ def _checkpoint(trainer: Trainer) -> Path:
 def _append(path: Path, metrics: dict[str, Any]) -> None:
     with path.open("a") as f:  # closed at once: a kill -9 loses at most the line being written
         f.write(json.dumps(metrics) + "\n")
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop lines logged after the checkpoint being resumed (they will be logged again)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by kill -9
-        if record.get("step", 0) <= step:
-            kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept))
 
 
 def _summary(trainer: Trainer, last: dict[str, Any], interrupted: bool) -> dict[str, Any]:
