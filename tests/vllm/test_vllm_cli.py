@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.vllm.conftest import require_vllm
+
 pytestmark = pytest.mark.vllm
 
 
@@ -39,6 +41,7 @@ def test_selfplay_cli_with_the_vllm_backend(smol_folder, tmp_path):
 
 def test_gpu_rollout_bench_smoke_mode_runs_on_the_cpu(tmp_path):
     """bench/gpu_rollout.py's CPU smoke mode: a Qwen-vocabulary 2-layer random model, one measured step."""
+    require_vllm()  # no SmolLM2 fixture here to skip for it
     out = tmp_path / "gpu_rollout.json"
     command = [sys.executable, "bench/gpu_rollout.py", "--device", "cpu", "--tiny-shapes", "--steps", "1",
                "--games", "2", "--think-tokens", "8", "--threads", "1", "--out", str(out)]  # fmt: skip
