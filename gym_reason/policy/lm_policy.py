@@ -240,6 +240,17 @@ class LMPolicy:
         """One completion per prompt, held to its grammar (or legal answers); see :func:`~gym_reason.policy.decoding.sample`."""
         return decoding.sample(self, prompts, grammars, generator, answer_format)
 
+    def rescore(self, completions: Sequence[Completion]) -> dict[str, float]:
+        """Make the completions' recorded log-probabilities the trainer's own before an update, and return what
+        that measured. Here the sampler is the trained model, so they already are: nothing to do (a sampler of
+        another implementation, :class:`~gym_reason.policy.vllm_backend.VLLMPolicy`, replaces them)."""
+        return {}
+
+    def sync_weights(self) -> bool:
+        """Bring the sampler up to the model's weights after an update; whether anything moved. Here the sampler
+        is the model itself, so never (:class:`~gym_reason.policy.vllm_backend.VLLMPolicy` pushes into its engine)."""
+        return False
+
     def score(self, completions: Sequence[Completion], *, model: Any = None, reference: Any = None) -> Scores:
         """Every decision of ``completions`` under the model, with gradients; see :func:`~gym_reason.policy.scoring.score`."""
         return scoring.score(self, completions, model=model, reference=reference)

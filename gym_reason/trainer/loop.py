@@ -394,11 +394,9 @@ def train(
             batch = rollouts.take(step)  # played now, or by the rollout thread with weights <= async_lag updates old
             episodes = batch.episodes
             turns = assign_advantages(trainer, [e for e in episodes if e.error is None])
-            sampler = trainer.policy if config.backend == "vllm" else None  # its log-probs -> torch's, gap measured
-            stats = sampler.rescore([t.completion for t in turns]) if sampler is not None else {}
+            stats = trainer.policy.rescore([t.completion for t in turns])  # vLLM's log-probs -> torch's, gap measured
             stats.update(update(trainer, turns, step))
-            if sampler is not None:
-                sampler.sync_weights()  # the engine samples the next step with the updated weights
+            trainer.policy.sync_weights()  # a vLLM engine samples the next step with the updated weights
             trainer.step = step + 1
             rollouts.updated()  # asynchronous: the new weights are snapshot and plan step+1+async_lag
             metrics: dict[str, Any] = {"step": trainer.step, **rollout_metrics(episodes, batch.seconds), **stats}
