@@ -52,9 +52,11 @@ most evenly, and guesses when one is left.
 ``board=True`` is the Guess Who variant: as on that game's board, the candidates still consistent with every
 answer stay in view: the observation lists them after each answer, and the state key is that board
 (:meth:`TwentyQuestionsEnv.board_key`: the number left, the names left, questions and turns left, the universe),
-a compact information state a small model can read. The action grammar then lists the questions
-(:attr:`Universe.questions`) and the candidates' names (:func:`board_grammar`), so constrained decoding asks only
-questions the env answers and guesses only candidates. The rules and rewards are the same.
+a compact information state a small model can read. The action grammar then lists, turn by turn, the questions
+(of :attr:`Universe.questions`) that still tell the candidates on the board apart and the names on the board
+(:func:`board_grammar`), so constrained decoding asks only questions that narrow the board and guesses only
+candidates still possible, as a Guess Who player turns the faces down. The rules and rewards are the same, and
+the env still reads any reply: a question or guess off the grammar is scored as in the default variant.
 
 ``split="test"`` plays over a held-out half of the countries and of the big cities, ``"train"`` (default)
 over the other half (:func:`~gym_reason.envs.kg.questions.split_of` with ``held_out=2`` of the ISO code or the
@@ -334,23 +336,41 @@ def universe(name: str, split: str) -> Universe:
     return Universe(load_graph(), name, split)
 
 
-@functools.cache
-def board_grammar(name: str, split: str, answer_format: AnswerFormat) -> ActionGrammar:
-    """The replies of the board variant: ``ask`` one of the universe's :attr:`Universe.questions`, or ``guess`` one
-    of its candidates, as one JSON call in the answer marker (the tools' grammar with both arguments enumerated).
+@functools.lru_cache(maxsize=4096)
+def board_grammar(
+    name: str, split: str, alive: int, answer_format: AnswerFormat, *, asking: bool = True
+) -> ActionGrammar:
+    """The replies of the board variant in one state: ``ask`` one of the universe's :attr:`Universe.questions` that
+    still tells apart the candidates on the board (``alive``, a bitmask of :attr:`Universe.candidates`: some of them
+    would answer yes, some no), or ``guess`` a candidate on the board, as one JSON call in the answer marker (the
+    tools' grammar with both arguments enumerated). With ``asking=False`` (no question left), or where no question
+    tells the board apart (one candidate left), only a guess. As on a Guess Who board, the faces turned down are
+    not offered: a question every candidate on it answers alike would spend a question for nothing, and a guess off
+    the board is sure to lose. The env still reads (and scores) any reply.
 
-    >>> g = board_grammar("Oceania", "train", AnswerFormat.named("bracket"))
+    >>> world = universe("Oceania", "train")
+    >>> g = board_grammar("Oceania", "train", world.full, AnswerFormat.named("bracket"))
     >>> '"Niue"' in g.source, '"Fiji"' in g.source, '"continent = Oceania"' in g.source  # Fiji: test split
-    (True, False, True)
+    (True, False, False)
+    >>> niue = 1 << world.candidates.index("Niue")
+    >>> '"ask"' in board_grammar("Oceania", "train", niue, AnswerFormat.named("bracket")).source  # one left: guess
+    False
     """
     world = universe(name, split)
-    ask, guess = TOOLS
-    listed = (
-        ToolSpec(ask.name, ask.description, (("question", Param("string", "a listed question",
-                                                                  enum=tuple(q.text for q in world.questions))),)),
-        ToolSpec(guess.name, guess.description, (("entity", Param("string", "a candidate", enum=world.candidates)),),
-                 final=True),
+    count = alive.bit_count()
+    on_board = tuple(c for i, c in enumerate(world.candidates) if alive >> i & 1)
+    if not on_board:
+        raise ValueError(f"the board of {name}:{split} must hold a candidate; got the empty mask {alive!r}")
+    questions = tuple(
+        q.text for q, mask in zip(world.questions, world.question_masks, strict=True)
+        if asking and 0 < (alive & mask).bit_count() < count
     )  # fmt: skip
+    ask, guess = TOOLS
+    listed = (ToolSpec(guess.name, guess.description, (("entity", Param("string", "a candidate", enum=on_board)),),
+                       final=True),)  # fmt: skip
+    if questions:
+        listed = (ToolSpec(ask.name, ask.description, (("question", Param("string", "a question", enum=questions)),)),
+                  *listed)  # fmt: skip
     return call_grammar(listed, answer_format)
 
 
@@ -535,7 +555,11 @@ class TwentyQuestionsEnv(ToolTaskEnv):
         if self.board:
             task = self._require_started().task
             info[STATE_KEY] = self.board_key()
-            info[ACTION_GRAMMAR] = board_grammar(task.universe, task.split, self.answer_format)
+            progress = self._require_started().progress
+            asking = len(progress.asked) < self.max_questions
+            info[ACTION_GRAMMAR] = board_grammar(
+                task.universe, task.split, progress.alive, self.answer_format, asking=asking
+            )
         return info
 
     def _observation(self) -> str:

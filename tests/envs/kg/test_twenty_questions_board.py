@@ -1,5 +1,5 @@
 """TwentyQuestions' Guess Who variant (``board=True``): the board of candidates still possible, its state key
-and the action grammar that lists the questions and candidates."""
+and the action grammar that lists, turn by turn, the questions that split the board and the candidates on it."""
 
 from __future__ import annotations
 
@@ -79,14 +79,56 @@ def test_the_default_variant_keeps_its_key_and_free_question_grammar():
     assert info[ACTION_GRAMMAR] != board_info[ACTION_GRAMMAR]
 
 
-def test_the_board_grammar_holds_replies_to_listed_questions_and_candidates():
+def test_the_board_grammar_holds_replies_to_questions_that_split_the_board_and_to_its_candidates():
     world = universe("Europe", "train")
-    grammar = board_grammar("Europe", "train", gym_reason.make(EASY).unwrapped.answer_format)
+    bracket = gym_reason.make(EASY).unwrapped.answer_format
+    grammar = board_grammar("Europe", "train", world.full, bracket)
     assert all(accepts(grammar, reply("guess", entity=c)) for c in world.candidates)
-    assert all(accepts(grammar, reply("ask", question=q.text)) for q in world.questions[::7])
+    assert all(accepts(grammar, reply("ask", question=q.text)) for q in world.questions[1::7])
+    assert not accepts(grammar, reply("ask", question="continent = Europe"))  # listed, but every candidate says yes
     assert not accepts(grammar, reply("guess", entity="Albania"))  # a test-split country: not a candidate here
     assert not accepts(grammar, reply("ask", question="population > 50 million"))  # readable, but not a listed question
     assert not accepts(grammar, reply("ask", question="Belgium"))
+    # after "borders Germany? yes": only Germany's neighbours stay on the board, and only questions splitting them
+    borders = next(q for q in world.questions if q.text == "borders Germany")
+    alive = world.full & world.mask(borders)
+    on_board = [c for i, c in enumerate(world.candidates) if alive >> i & 1]
+    narrowed = board_grammar("Europe", "train", alive, bracket)
+    assert 1 < len(on_board) < len(world.candidates)
+    for i, candidate in enumerate(world.candidates):
+        assert accepts(narrowed, reply("guess", entity=candidate)) == bool(alive >> i & 1), candidate
+    for question, mask in zip(world.questions, world.question_masks, strict=True):
+        splits = 0 < (alive & mask).bit_count() < alive.bit_count()
+        assert accepts(narrowed, reply("ask", question=question.text)) == splits, question.text
+    assert not accepts(narrowed, reply("ask", question="borders Germany"))  # every candidate left answers yes
+    # no question left, or one candidate left: the grammar holds a guess only
+    no_questions = board_grammar("Europe", "train", alive, bracket, asking=False)
+    assert accepts(no_questions, reply("guess", entity=on_board[0]))
+    assert not any(accepts(no_questions, reply("ask", question=q.text)) for q in world.questions)
+    one = board_grammar("Europe", "train", 1 << world.candidates.index(on_board[0]), bracket)
+    assert '"ask"' not in one.source and accepts(one, reply("guess", entity=on_board[0]))
+    with pytest.raises(ValueError, match="must hold a candidate; got the empty mask 0"):
+        board_grammar("Europe", "train", 0, bracket)
+
+
+def test_the_env_offers_the_grammar_of_its_board_every_turn():
+    """The info's grammar follows the board: the halving agent's replies (questions that split the board, then the
+    last candidate) are in it every turn, and once the questions are spent it holds guesses only."""
+    env = gym_reason.make(EASY, board=True, max_questions=3).unwrapped
+    halving = make_agent("fixed:halving", env, seed=0)
+    obs, info = env.reset(seed=2)
+    world = universe(env.task.universe, env.task.split)
+    for _ in range(3):
+        action = halving.act([(obs, info)])[0]
+        assert '"ask"' in action and accepts(info[ACTION_GRAMMAR], action)
+        alive = env._episode.progress.alive
+        assert info[ACTION_GRAMMAR] == board_grammar(world.name, "train", alive, env.answer_format)
+        obs, _, terminated, _, info = env.step(action)
+        assert not terminated
+    left = board_of(info[STATE_KEY])
+    assert len(left) > 1 and info[STATE_KEY].split("|")[2] == "q0"
+    grammar = info[ACTION_GRAMMAR]
+    assert '"ask"' not in grammar.source and all(accepts(grammar, reply("guess", entity=c)) for c in left)
 
 
 @pytest.mark.slow
