@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import resource
 import tempfile
 import time
@@ -32,7 +33,9 @@ from pathlib import Path
 import torch
 
 import gym_reason
-from gym_reason.core import derive_seed
+from gym_reason.core import OUTCOME, derive_seed
+from gym_reason.envs.kg.twenty_questions import universe
+from gym_reason.envs.tool_calls import ToolCall
 from gym_reason.eval.evaluation import Summary, evaluate
 from gym_reason.policy.checkpoints import load_policy
 from gym_reason.registry import resolve_id
@@ -56,6 +59,30 @@ def fixed_agent_on(spec: str, env_id: str, env_args: dict, split: str, games: in
     """A fixed agent's results on the same seeded episodes as :func:`success_on` (a reference row)."""
     result = evaluate(spec, env_id, [], games, seed, env_kwargs={**env_args, "split": split})
     return result.results[0].overall
+
+
+def ask_until_one_on(env_id: str, env_args: dict, split: str, games: int, seed: int) -> tuple[float, float]:
+    """Success rate and mean turns of a reference that asks a uniformly random question of the board's grammar (one
+    that splits the board) until one candidate is left, then names it, on the same seeded episodes."""
+    env = gym_reason.make(env_id, **{**env_args, "split": split}).unwrapped
+    rng, wins, turns = random.Random(seed), 0, 0
+    for game in range(games):
+        env.reset(seed=seed + game)
+        world = universe(env.task.universe, env.task.split)
+        while True:
+            alive = env._episode.progress.alive
+            splitting = [q for q, m in zip(world.questions, world.question_masks, strict=True)
+                         if 0 < (alive & m).bit_count() < alive.bit_count()]  # fmt: skip
+            if splitting and len(env._episode.progress.asked) < env.max_questions:
+                call = ToolCall("ask", {"question": rng.choice(splitting).text})
+            else:
+                call = ToolCall("guess", {"entity": world.candidates[alive.bit_length() - 1]})
+            *_, terminated, truncated, info = env.step(env.answer_format.wrap(call.to_json()))
+            if terminated or truncated:
+                break
+        wins += info[OUTCOME] == "win"
+        turns += env._episode.turn
+    return wins / games, turns / games
 
 
 def row(name: str, held_out: Summary, trained_split: Summary) -> str:
@@ -112,6 +139,7 @@ def run(
         fixed_agent_on("fixed:halving", env_id, env_args, "test", eval_games, held_seed),
         fixed_agent_on("fixed:halving", env_id, env_args, "train", eval_games, train_seed),
     )
+    asker = ask_until_one_on(env_id, env_args, "test", eval_games, held_seed)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     name = env_id.rpartition("/")[2]
@@ -121,6 +149,9 @@ def run(
     print(row("initial", *before))
     print(row(f"trained ({result.step})", *after))
     print(row("fixed:halving", *halving) + "   (reference: the best split each turn)")
+    print(
+        f"  {'ask until one':<16} {asker[0]:6.1%} held-out in {asker[1]:.1f} turns   (reference: random splitting questions)"
+    )
     key = f"eval/{name}/success_rate"
     print("  curve: step, mean training return since the last point (train split), held-out success [95% Wilson]")
     returns: list[float] = []
@@ -145,6 +176,7 @@ def run(
         "final_train": after[1].win.rate,
         "final_held_out_turns": after[0].mean_turns,
         "halving_held_out_turns": halving[0].mean_turns,
+        "ask_until_one_held_out_turns": asker[1],
         "steps": float(result.step),
     }
 

@@ -27,8 +27,10 @@ import argparse
 import difflib
 import fnmatch
 import importlib
+import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -171,14 +173,38 @@ def _import_modules(modules: Sequence[str]) -> None:
 
 
 def _parse_env_args(pairs: Sequence[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values are read as int, float, true/false or left as text."""
+    """``key=value`` pairs; values are read as int, float, true/false, JSON (a value that starts with ``{`` or
+    ``[``: ``weights={"success": 2}``) or left as text."""
     kwargs: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise CliError(f"--env-arg {pair!r} must look like key=value (e.g. --env-arg num_hands=3)")
-        kwargs[key] = parse_value(value)
+        if value.startswith(("{", "[")):
+            try:
+                kwargs[key] = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise CliError(
+                    f"--env-arg {pair!r}: a value that starts with {value[0]!r} is read as JSON, and this is not JSON "
+                    f"({error.msg} at character {error.pos}); e.g. --env-arg 'weights={{\"success\": 2}}'"
+                ) from None
+        else:
+            kwargs[key] = parse_value(value)
     return kwargs
+
+
+def _env_arg_flags(kwargs: dict[str, Any]) -> str:
+    """``kwargs`` as the ``--env-arg`` flags that rebuild them (shell-quoted; numbers, booleans and nested values as
+    JSON), with a leading space, or ``""``.
+
+    >>> print(_env_arg_flags({"board": True, "weights": {"success": 2}}))
+     --env-arg board=true --env-arg 'weights={"success": 2}'
+    """
+    flags = []
+    for key, value in kwargs.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        flags.append(f" --env-arg {shlex.quote(f'{key}={text}')}")
+    return "".join(flags)
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
@@ -556,11 +582,12 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {key.removeprefix('eval/')}: {value:.4f}")
     console.print(escape(f"Checkpoint: {result.checkpoint}"))
     game = config.games[0]
+    flags = _env_arg_flags(config.env_args.get(game, {}))  # the env the policy learnt (Twenty Questions' board)
     # soft_wrap: a command longer than the terminal is wrapped by the terminal, so it copies as one line
-    console.print(escape(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game} --games 512 --seed 1"),
-                  soft_wrap=True)  # fmt: skip
+    console.print(escape(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game}{flags} --games 512 "
+                         "--seed 1"), soft_wrap=True)  # fmt: skip
     players = ",".join([str(result.run_dir)] + ["random"] * (registry.spec(game).players - 1))
-    console.print(escape(f"Watch it play: gym-reason play --game {game} --players {players} --games 1"),
+    console.print(escape(f"Watch it play: gym-reason play --game {game}{flags} --players {players} --games 1"),
                   soft_wrap=True)  # fmt: skip
     if result.interrupted:
         console.print(escape(f"Continue it: gym-reason {args.command} --resume {result.run_dir}"), soft_wrap=True)

@@ -63,6 +63,10 @@ def error_line(done: subprocess.CompletedProcess, output: bool = False) -> str:
         (("check", "gym_reason/KuhnPokr-v0"), ["gym_reason/KuhnPoker-v0"]),
         (("eval", "--agent", "fixed:nsh", "--game", "kuhn_poker"), ["unknown fixed opponent 'nsh'", "fixed:nash"]),
         (("play", "--game", "kuhn_poker", "--players", "random,random", "--env-arg", "num_hands"), ["key=value"]),
+        (
+            ("play", "--game", "kuhn_poker", "--players", "random,random", "--env-arg", "weights={success: 2}"),
+            ["weights={success: 2}", "read as JSON", "Expecting property name", 'weights={"success": 2}'],
+        ),
         (("--import", "no_such_module_xyz", "list"), ["no_such_module_xyz", "PYTHONPATH"]),
         # a server that is not there, under play (a traceback before)
         (("play", "--game", "kuhn_poker", "--players", "openai:m@http://127.0.0.1:9/v1,random"), ["127.0.0.1:9"]),

@@ -87,3 +87,25 @@ def test_single_agent_envs_are_registered_in_gymnasium_too():
     assert "test_ns/Echo-v0" not in gymnasium.registry
     with pytest.raises(KeyError):
         gym_reason.make("echo_test")
+
+
+def test_every_task_with_a_split_declares_its_splits_so_evaluation_plays_the_held_out_one():
+    """An env that takes ``split`` exposes ``splits`` (the contract in gym_reason.core); `gym-reason eval` and the
+    trainer's evaluation build such an env on ``split="test"``. ToolUse, KGNav, TextToSQL, TwentyQuestions and
+    WebShop took ``split`` without ``splits``, so both evaluated them on the training split."""
+    from gym_reason.eval.evaluation import held_out_kwargs
+
+    checked = []
+    for spec in registry.list_envs():
+        if spec.kind != "task":
+            continue
+        try:
+            env = spec.make(split="train")
+        except TypeError:  # no split keyword: nothing a policy could memorise by task
+            continue
+        checked.append(spec.id)
+        assert "test" in env.unwrapped.splits, spec.id
+        assert held_out_kwargs(env, {}) == {"split": "test"}, spec.id
+        env.close()
+    expected = {"ToolUse-v0", "KGNav-v0", "TextToSQL-v0", "TwentyQuestionsEasy-v0", "WebShop-v0", "CodeTests-v0"}
+    assert {f"gym_reason/{name}" for name in expected} <= set(checked)

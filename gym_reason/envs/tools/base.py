@@ -90,6 +90,8 @@ class ToolTaskEnv(gymnasium.Env):
     default_weights: ClassVar[Mapping[str, float]]
     role: ClassVar[str] = "solver"
     levels: ClassVar[tuple[int, ...]] = (1, 2, 3)
+    splits: ClassVar[tuple[str, ...]] = SPLITS
+    """The task splits (the ``split`` convention of :mod:`gym_reason.core`): evaluation plays ``"test"``."""
 
     def __init__(
         self,

@@ -64,6 +64,8 @@ class WebShopEnv(WebEnv):
     """A WebShop-style purchase task; see the module docstring."""
 
     role = "shopper"
+    splits = SPLITS
+    """The task splits (the ``split`` convention of :mod:`gym_reason.core`): evaluation plays ``"test"``."""
 
     def __init__(
         self, backend: str = "text", split: str = "train", obs_mode: str = "text", max_turns: int = 30
