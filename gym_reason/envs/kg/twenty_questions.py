@@ -397,6 +397,8 @@ class SecretTask:
     universe: str
     split: str
     level: int
+    questions: int = MAX_QUESTIONS
+    """The questions answered in this game (the env's ``max_questions``)."""
 
     @property
     def statement(self) -> str:
@@ -407,7 +409,7 @@ class SecretTask:
         return (
             f"I am thinking of {where}: one of the {len(world.candidates)} candidates below. Find it with yes/no "
             f"questions, then guess it. Call ask(question) with a question in one of these forms: {FORMS[world.kind]}. "
-            f"At most {MAX_QUESTIONS} questions are answered. Then call guess(entity) once: it ends the game. "
+            f"At most {self.questions} questions are answered. Then call guess(entity) once: it ends the game. "
             "Candidates: " + "; ".join(world.candidates) + "."
         )
 
@@ -499,11 +501,11 @@ class TwentyQuestionsEnv(ToolTaskEnv):
             raise ValueError(f"unknown reset option(s) {sorted(options)}; valid: ['difficulty']")
         name = {2: ALL, 3: CITIES}.get(level) or self._rng.choice(self._continents)
         world = universe(name, self.split)
-        task = SecretTask(self._rng.choice(world.candidates), name, self.split, level)
+        task = SecretTask(self._rng.choice(world.candidates), name, self.split, level, self.max_questions)
         return task, _Progress([], world.full)
 
     def _task_view(self, task: SecretTask) -> dict[str, Any]:
-        return {"universe": task.universe, "split": task.split, "level": task.level}
+        return {"universe": task.universe, "split": task.split, "level": task.level, "questions": task.questions}
 
     def _run_call(self, call: ToolCall) -> str:
         episode = self._require_started()
@@ -579,17 +581,19 @@ class TwentyQuestionsEnv(ToolTaskEnv):
 
 class HalvingAgent(ScriptedAgent):
     """``fixed:halving``: asks the question of :attr:`Universe.questions` that splits the candidates still possible
-    most evenly (the first such, so it is deterministic), and guesses when one candidate is left. It reads only
-    what the model sees: the level's candidates and the answers so far (``info["game_observation"]``)."""
+    most evenly (the first such, so it is deterministic), and guesses when one candidate is left (or when the
+    questions are spent: the first candidate still possible). It reads only what the model sees: the level's
+    candidates, the question budget and the answers so far (``info["game_observation"]``)."""
 
     name = "halving"
 
     def policy(self, view: dict[str, Any], legal: list[str]) -> dict[str, float]:
         world = universe(view["task"]["universe"], view["task"]["split"])
-        alive = world.consistent(_asked(view["history"]))
+        asked = _asked(view["history"])
+        alive = world.consistent(asked)
         count = alive.bit_count()
         best, best_split = None, 0
-        if count > 1:
+        if count > 1 and len(asked) < view["task"]["questions"]:
             for question, mask in zip(world.questions, world.question_masks, strict=True):
                 yes = (alive & mask).bit_count()
                 split = yes if 2 * yes <= count else count - yes  # the smaller side
@@ -597,7 +601,7 @@ class HalvingAgent(ScriptedAgent):
                     best, best_split = question, split
                     if 2 * split >= count - 1:
                         break
-        if best is None:  # one candidate left (or none of the questions tells the rest apart)
+        if best is None:  # one candidate left, no question left, or none of the questions tells the rest apart
             first = next(c for i, c in enumerate(world.candidates) if alive >> i & 1)
             return {ToolCall("guess", {"entity": first}).to_json(): 1.0}
         return {ToolCall("ask", {"question": best.text}).to_json(): 1.0}

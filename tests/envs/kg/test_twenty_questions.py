@@ -149,6 +149,25 @@ def test_halving_wins_every_game_in_about_log2_candidates_questions(env_id, slac
     assert statistics.mean(bounds) - 0.01 <= statistics.mean(asked) <= statistics.mean(bounds) + slack
 
 
+def test_halving_guesses_when_its_questions_are_spent_and_the_task_states_the_budget():
+    """With a budget below log2(candidates), halving asked on past it (a tool error a turn until the game was cut,
+    a loss) and the task still said 20 questions; now it guesses the first candidate left once the budget is
+    spent, and wins about as often as the groups three answers leave allow."""
+    env = gym_reason.make("gym_reason/TwentyQuestionsEasy-v0", split="test", max_questions=3)
+    agent = make_agent("fixed:halving", env, seed=0)
+    obs, _ = env.reset(seed=0)
+    assert "At most 3 questions are answered." in obs
+    wins = 0
+    for seed in range(40):
+        obs, info = env.reset(seed=seed)
+        for turn in range(1, 5):
+            obs, _r, terminated, truncated, info = env.step(agent.act([(obs, info)])[0])
+            assert "tool_error" not in info[REWARD_COMPONENTS]
+            assert terminated == (turn == 4) and not truncated
+        wins += info[OUTCOME] == "win"
+    assert 0.15 < wins / 40 < 0.9
+
+
 def test_random_play_rarely_wins():
     env = gym_reason.make("gym_reason/TwentyQuestions-v0", split="test")
     agent = make_agent("random", env, seed=0)
