@@ -555,12 +555,11 @@ class TwentyQuestionsEnv(ToolTaskEnv):
     def _info(self) -> dict[str, Any]:
         info = super()._info()
         if self.board:
-            task = self._require_started().task
+            episode = self._require_started()
             info[STATE_KEY] = self.board_key()
-            progress = self._require_started().progress
-            asking = len(progress.asked) < self.max_questions
+            asking = len(episode.progress.asked) < self.max_questions
             info[ACTION_GRAMMAR] = board_grammar(
-                task.universe, task.split, progress.alive, self.answer_format, asking=asking
+                episode.task.universe, episode.task.split, episode.progress.alive, self.answer_format, asking=asking
             )
         return info
 
