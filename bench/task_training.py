@@ -8,9 +8,9 @@ still split the board and the candidates on it, so every reply is a readable cal
 split plays over the other half of the countries (disjoint by construction): no name it guesses was ever rewarded
 in training, so only a rule that reads the board can carry over (ask while several candidates are left, ask the
 questions that split them well, guess when one is left), not memory. Measured (README, Twenty Questions): held-out
-success 15.5% -> 97.5% in 100 steps. Why not the other families: the tool, KG and SQL tasks need a tool argument copied
-byte for byte from the task text (an amount, an entity name, SQL), which the tiny model never writes by chance
-(see the README).
+success 15.5% -> 97.5% in 100 steps. Why not the other families: the tool, KG and SQL tasks need a tool argument
+copied byte for byte from the task text (an amount, an entity name, SQL), which the tiny model never writes by
+chance (see the README).
 
 The run is ``gym-reason train --config configs/train_twenty_questions.yaml`` (the loop, ``train()``), with the
 loop's own held-out evaluation every ``--eval-every`` steps. Before and after, in this process and on the same
@@ -71,8 +71,7 @@ def ask_until_one_on(env_id: str, env_args: dict, split: str, games: int, seed: 
         world = universe(env.task.universe, env.task.split)
         while True:
             alive = env._episode.progress.alive
-            splitting = [q for q, m in zip(world.questions, world.question_masks, strict=True)
-                         if 0 < (alive & m).bit_count() < alive.bit_count()]  # fmt: skip
+            splitting = world.splitting(alive)
             if splitting and len(env._episode.progress.asked) < env.max_questions:
                 call = ToolCall("ask", {"question": rng.choice(splitting).text})
             else:

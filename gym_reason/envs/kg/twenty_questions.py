@@ -295,6 +295,15 @@ class Universe:
             alive &= self.mask(predicate) if yes else ~self.mask(predicate)
         return alive
 
+    def splitting(self, alive: int) -> tuple[Predicate, ...]:
+        """The :attr:`questions` that tell apart the candidates of ``alive`` (a bitmask): some answer yes, some no."""
+        count = alive.bit_count()
+        return tuple(
+            q
+            for q, mask in zip(self.questions, self.question_masks, strict=True)
+            if 0 < (alive & mask).bit_count() < count
+        )
+
     @functools.cached_property
     def question_masks(self) -> tuple[int, ...]:
         """:meth:`mask` of each of :attr:`questions`, in order."""
@@ -357,14 +366,10 @@ def board_grammar(
     False
     """
     world = universe(name, split)
-    count = alive.bit_count()
     on_board = tuple(c for i, c in enumerate(world.candidates) if alive >> i & 1)
     if not on_board:
         raise ValueError(f"the board of {name}:{split} must hold a candidate; got the empty mask {alive!r}")
-    questions = tuple(
-        q.text for q, mask in zip(world.questions, world.question_masks, strict=True)
-        if asking and 0 < (alive & mask).bit_count() < count
-    )  # fmt: skip
+    questions = tuple(q.text for q in world.splitting(alive)) if asking else ()
     ask, guess = TOOLS
     listed = (ToolSpec(guess.name, guess.description, (("entity", Param("string", "a candidate", enum=on_board)),),
                        final=True),)  # fmt: skip
