@@ -75,7 +75,7 @@ def ask_until_one_on(env_id: str, env_args: dict, split: str, games: int, seed: 
             if splitting and len(env._episode.progress.asked) < env.max_questions:
                 call = ToolCall("ask", {"question": rng.choice(splitting).text})
             else:
-                call = ToolCall("guess", {"entity": world.candidates[alive.bit_length() - 1]})
+                call = ToolCall("guess", {"entity": world.names(alive)[0]})
             *_, terminated, truncated, info = env.step(env.answer_format.wrap(call.to_json()))
             if terminated or truncated:
                 break

@@ -295,6 +295,10 @@ class Universe:
             alive &= self.mask(predicate) if yes else ~self.mask(predicate)
         return alive
 
+    def names(self, alive: int) -> tuple[str, ...]:
+        """The candidates of ``alive`` (a bitmask of :attr:`candidates`), in the candidates' order."""
+        return tuple(c for i, c in enumerate(self.candidates) if alive >> i & 1)
+
     def splitting(self, alive: int) -> tuple[Predicate, ...]:
         """The :attr:`questions` that tell apart the candidates of ``alive`` (a bitmask): some answer yes, some no."""
         count = alive.bit_count()
@@ -366,7 +370,7 @@ def board_grammar(
     False
     """
     world = universe(name, split)
-    on_board = tuple(c for i, c in enumerate(world.candidates) if alive >> i & 1)
+    on_board = world.names(alive)
     if not on_board:
         raise ValueError(f"the board of {name}:{split} must hold a candidate; got the empty mask {alive!r}")
     questions = tuple(q.text for q in world.splitting(alive)) if asking else ()
@@ -553,7 +557,7 @@ class TwentyQuestionsEnv(ToolTaskEnv):
         episode = self._require_started()
         task = episode.task
         world = universe(task.universe, task.split)
-        left = [c for i, c in enumerate(world.candidates) if episode.progress.alive >> i & 1]
+        left = world.names(episode.progress.alive)
         questions = self.max_questions - len(episode.progress.asked)
         return f"{len(left):02d}|{'; '.join(left)}|q{questions}|t{self.max_turns - episode.turn}|{task.universe}:{task.split}"
 
@@ -574,7 +578,7 @@ class TwentyQuestionsEnv(ToolTaskEnv):
         if not self.board or episode.done:
             return text
         world = universe(episode.task.universe, episode.task.split)
-        left = [c for i, c in enumerate(world.candidates) if episode.progress.alive >> i & 1]
+        left = world.names(episode.progress.alive)
         return f"{text}\n\nBoard: {len(left)} candidate(s) still possible: {'; '.join(left)}."
 
     def oracle_reply(self) -> str:
@@ -606,7 +610,7 @@ class HalvingAgent(ScriptedAgent):
                     if 2 * split >= count - 1:
                         break
         if best is None:  # one candidate left, no question left, or none of the questions tells the rest apart
-            first = next(c for i, c in enumerate(world.candidates) if alive >> i & 1)
+            first = world.names(alive)[0]
             return {ToolCall("guess", {"entity": first}).to_json(): 1.0}
         return {ToolCall("ask", {"question": best.text}).to_json(): 1.0}
 
