@@ -582,7 +582,9 @@ def cmd_selfplay(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {key.removeprefix('eval/')}: {value:.4f}")
     console.print(escape(f"Checkpoint: {result.checkpoint}"))
     game = config.games[0]
-    flags = _env_arg_flags(config.env_args.get(game, {}))  # the env the policy learnt (Twenty Questions' board)
+    # the env the policy learnt (Twenty Questions' board); keys resolved as the trainer does (alias or full id)
+    env_args = {registry.resolve_id(k): v for k, v in config.env_args.items()}
+    flags = _env_arg_flags(env_args.get(registry.resolve_id(game), {}))
     # soft_wrap: a command longer than the terminal is wrapped by the terminal, so it copies as one line
     console.print(escape(f"Evaluate it: gym-reason eval --agent {result.run_dir} --game {game}{flags} --games 512 "
                          "--seed 1"), soft_wrap=True)  # fmt: skip

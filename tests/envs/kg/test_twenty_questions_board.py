@@ -145,7 +145,8 @@ def test_board_must_be_a_bool():
 
 def test_the_train_commands_hints_evaluate_the_board_variant_it_trained_on(tmp_path, capsys):
     """`train` ends with "Evaluate it: gym-reason eval ..."; run as printed, that command plays the env the policy
-    learnt (the board, the weights), not the default variant (whose state key and grammar it never saw)."""
+    learnt (the board, the weights), not the default variant (whose state key and grammar it never saw), also where
+    the env is named by its alias and its arguments by its full id (the trainer resolves both)."""
     import json
     import shlex
 
@@ -153,12 +154,13 @@ def test_the_train_commands_hints_evaluate_the_board_variant_it_trained_on(tmp_p
 
     flags = ["--steps", "1", "--games-per-step", "2", "--eval-every", "0", "--run-dir", str(tmp_path),
              "--run-name", "tq", "--no-progress", "--threads", "1",
-             "--env-args", '{"gym_reason/TwentyQuestionsEasy-v0": {"board": true, "weights": {"success": 2.0}}}']  # fmt: skip
-    assert main(["train", "--config", "configs/train_twenty_questions.yaml", *flags]) == 0
+             "--env-args", '{"gym_reason/TwentyQuestions-v0": {"board": true, "difficulty": 1, "max_turns": 4, '
+                          '"weights": {"success": 2.0}}}']  # fmt: skip
+    assert main(["train", "--env", "twenty_questions", *flags]) == 0
     (hint,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Evaluate it: ")]
     command = shlex.split(hint.removeprefix("Evaluate it: "))
     assert command[:2] == ["gym-reason", "eval"]
     out = tmp_path / "eval.json"
     assert main([*command[1:], "--games", "2", "--out", str(out)]) == 0
     saved = json.loads(out.read_text())["provenance"]["env_kwargs"]
-    assert saved == {"board": True, "weights": {"success": 2.0}, "split": "test"}
+    assert saved == {"board": True, "difficulty": 1, "max_turns": 4, "weights": {"success": 2.0}, "split": "test"}
